@@ -1,0 +1,102 @@
+package source
+
+import (
+	"context"
+	"io"
+	"reflect"
+	"unsafe"
+
+	"github.com/reactivex/rxgo/v2"
+)
+
+// Observable returns the Subject as an rxgo Observable. Every Observe, on it
+// or on any operator chained after it, attaches a new subscriber with cfg
+// before Observe returns, so two observers set up one after the other both
+// see every later item. Items arrive as rxgo.Of(v); the stream ends with
+// the Subject's error as an error item, or closes after a normal completion.
+//
+// Pass rxgo.WithContext and cancel it to leave early: an observer that just
+// stops reading keeps its subscription (rxgo has no other unsubscribe), and
+// with Block it holds the publisher.
+func (s *Subject[T]) Observable(cfg Config, opts ...rxgo.Option) rxgo.Observable {
+	return observableOf(&subjectIterable[T]{subj: s, cfg: cfg, opts: opts})
+}
+
+type subjectIterable[T any] struct {
+	subj *Subject[T]
+	cfg  Config
+	opts []rxgo.Option
+}
+
+func (it *subjectIterable[T]) Observe(opts ...rxgo.Option) <-chan rxgo.Item {
+	sub := it.subj.Subscribe(it.cfg)
+	// Defer parses the options (context, channel buffer) and runs the pump
+	// in its own goroutine; the subscription above is already in place.
+	return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
+		pump(ctx, sub, next)
+	}}, append(append([]rxgo.Option{}, it.opts...), opts...)...).Observe()
+}
+
+func pump[T any](ctx context.Context, sub *Subscription[T], next chan<- rxgo.Item) {
+	defer sub.Close()
+	for {
+		v, err := sub.Next(ctx)
+		if err != nil {
+			if err != io.EOF && err != ErrUnsubscribed && ctx.Err() == nil {
+				select {
+				case next <- rxgo.Error(err):
+				case <-ctx.Done():
+				}
+			}
+			return
+		}
+		select {
+		case next <- rxgo.Of(v):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// observableImpl mirrors the fields of rxgo.ObservableImpl (v2.5.0, the last
+// release). rxgo offers no public way to build an Observable on a custom
+// Iterable, and only a custom Iterable can subscribe synchronously in
+// Observe; rxgo.Defer subscribes later, in a goroutine, which loses the first
+// items to a second observer. The layout is checked before use, and on any
+// mismatch we fall back to Defer.
+type observableImpl struct {
+	parent   context.Context
+	iterable rxgo.Iterable
+}
+
+var layoutMatches = func() bool {
+	t := reflect.TypeOf(rxgo.ObservableImpl{})
+	m := reflect.TypeOf(observableImpl{})
+	if t.NumField() != m.NumField() || t.Size() != m.Size() {
+		return false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		a, b := t.Field(i), m.Field(i)
+		if a.Name != b.Name || a.Type != b.Type || a.Offset != b.Offset {
+			return false
+		}
+	}
+	return true
+}()
+
+func observableOf(it rxgo.Iterable) rxgo.Observable {
+	if !layoutMatches {
+		return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
+			for item := range it.Observe(rxgo.WithContext(ctx)) {
+				select {
+				case next <- item:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}})
+	}
+	o := &rxgo.ObservableImpl{}
+	(*observableImpl)(unsafe.Pointer(o)).iterable = it
+	return o
+}

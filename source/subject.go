@@ -1,0 +1,364 @@
+// Package source holds generic hot sources for observable pipelines: a
+// Subject that many subscribers share, each with its own bounded buffer and
+// overflow policy, and Feed, which drives a Subject from a blocking read loop.
+//
+// rxgo v2 has no Subject, and its hot observables copy each item to their
+// observers with a blocking send, so one slow observer stalls all of them,
+// there is no unsubscribe, and an observer that joins after completion is
+// never closed. Subject fixes each of these. It knows nothing of WebSockets.
+package source
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// Policy says what a subscriber's full buffer does with a new item.
+type Policy uint8
+
+const (
+	// Block makes the publisher wait until the subscriber has room: nothing
+	// is lost, and a slow subscriber slows the publisher (and, through TCP
+	// flow control, whoever feeds it). It is the zero value.
+	Block Policy = iota
+	// DropOldest discards the oldest buffered item to make room.
+	DropOldest
+	// DropNewest discards the new item.
+	DropNewest
+)
+
+// String names the policy.
+func (p Policy) String() string {
+	switch p {
+	case Block:
+		return "block"
+	case DropOldest:
+		return "drop-oldest"
+	case DropNewest:
+		return "drop-newest"
+	}
+	return "policy(?)"
+}
+
+// DefaultBuffer is the buffer size of a subscriber whose Config leaves it zero.
+const DefaultBuffer = 256
+
+// Config shapes one subscriber. The zero value is a lossless subscriber
+// with a buffer of DefaultBuffer items.
+type Config struct {
+	// Buffer is how many items may wait for the subscriber; 0 means
+	// DefaultBuffer, a negative value means unbuffered.
+	Buffer int
+	// Policy applies when the buffer is full.
+	Policy Policy
+	// Once makes the subscription take exactly one item and leave, atomically,
+	// so that no second item is ever committed to it. Pull-style reads use it.
+	Once bool
+}
+
+// ErrClosed is returned by Publish once the Subject is closed.
+var ErrClosed = errors.New("source: subject closed")
+
+// ErrUnsubscribed is returned by Subscription.Next after Close.
+var ErrUnsubscribed = errors.New("source: unsubscribed")
+
+// Subject is a hot, multicast stream of T. Items published while nobody is
+// subscribed are not lost: Publish waits for the first subscriber. Each
+// subscriber receives every item published while it is subscribed, in
+// order, subject to its own overflow Policy.
+//
+// The zero value is not usable; call NewSubject.
+type Subject[T any] struct {
+	pubMu sync.Mutex // one publisher at a time keeps every subscriber's order the same
+
+	mu     sync.Mutex
+	subs   atomic.Pointer[[]*Subscription[T]] // copy on write: Publish reads it without locking
+	joined chan struct{}                      // closed and replaced each time a subscriber joins
+
+	stopping chan struct{} // closed first by Close: wakes a blocked Publish
+	done     chan struct{} // closed once no more items can arrive
+	once     sync.Once
+	err      error // the terminal error; nil for a normal completion
+}
+
+// NewSubject returns an open Subject with no subscribers.
+func NewSubject[T any]() *Subject[T] {
+	s := &Subject[T]{
+		joined:   make(chan struct{}),
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	s.subs.Store(new([]*Subscription[T]))
+	return s
+}
+
+// Publish hands v to every current subscriber. It waits while there is no
+// subscriber, and while a Block subscriber's buffer is full. It returns
+// ctx's error or ErrClosed if it had to stop waiting; v may then have
+// reached some subscribers and not others.
+func (s *Subject[T]) Publish(ctx context.Context, v T) error {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	subs := *s.subs.Load()
+	for len(subs) == 0 {
+		s.mu.Lock()
+		joined := s.joined
+		s.mu.Unlock()
+		if subs = *s.subs.Load(); len(subs) > 0 {
+			break
+		}
+		select {
+		case <-joined:
+			subs = *s.subs.Load()
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.stopping:
+			return ErrClosed
+		}
+	}
+	select {
+	case <-s.stopping:
+		return ErrClosed
+	default:
+	}
+	for _, sub := range subs {
+		if err := sub.offer(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close ends the stream: subscribers receive what is already buffered, then
+// err (nil means a normal completion, reported by Next as io.EOF). Only the
+// first Close counts. Close does not wait for subscribers to drain.
+func (s *Subject[T]) Close(err error) {
+	s.once.Do(func() {
+		close(s.stopping)
+		s.pubMu.Lock() // wait out a Publish in flight so nothing lands after done
+		s.err = err
+		close(s.done)
+		s.pubMu.Unlock()
+	})
+}
+
+// Done is closed when the Subject is closed.
+func (s *Subject[T]) Done() <-chan struct{} { return s.done }
+
+// Err returns the error the Subject was closed with, nil while it is open or
+// after a normal completion.
+func (s *Subject[T]) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+// Subscribers returns how many subscribers are attached now.
+func (s *Subject[T]) Subscribers() int { return len(*s.subs.Load()) }
+
+// Stats returns a snapshot of every current subscriber's counters, in the
+// order they joined.
+func (s *Subject[T]) Stats() []Stats {
+	subs := *s.subs.Load()
+	out := make([]Stats, len(subs))
+	for i, sub := range subs {
+		out[i] = sub.Stats()
+	}
+	return out
+}
+
+// Subscribe attaches a subscriber now: it receives every item published
+// from this moment on. Close it when done, or it holds its buffer (and, with
+// Block, the publisher) for as long as the Subject lives.
+func (s *Subject[T]) Subscribe(cfg Config) *Subscription[T] {
+	n := cfg.Buffer
+	switch {
+	case cfg.Once:
+		n = 1
+	case n == 0:
+		n = DefaultBuffer
+	case n < 0:
+		n = 0
+	}
+	sub := &Subscription[T]{
+		subj:   s,
+		ch:     make(chan T, n),
+		policy: cfg.Policy,
+		once:   cfg.Once,
+		left:   make(chan struct{}),
+	}
+	s.mu.Lock()
+	old := *s.subs.Load()
+	next := make([]*Subscription[T], len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, sub)
+	s.subs.Store(&next)
+	close(s.joined)
+	s.joined = make(chan struct{})
+	s.mu.Unlock()
+	return sub
+}
+
+func (s *Subject[T]) remove(sub *Subscription[T]) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := *s.subs.Load()
+	for i, x := range old {
+		if x == sub {
+			next := make([]*Subscription[T], 0, len(old)-1)
+			next = append(next, old[:i]...)
+			next = append(next, old[i+1:]...)
+			s.subs.Store(&next)
+			return
+		}
+	}
+}
+
+// Stats counts what one subscriber was given and what it lost.
+type Stats struct {
+	Policy    Policy
+	Delivered uint64 // items the subscriber has taken
+	Dropped   uint64 // items its overflow policy discarded
+	Buffered  int    // items waiting in its buffer now
+	Capacity  int    // its buffer size
+}
+
+// Subscription is one subscriber's view of a Subject.
+type Subscription[T any] struct {
+	subj      *Subject[T]
+	ch        chan T
+	policy    Policy
+	once      bool
+	mu        sync.Mutex // Once only: orders the commit of the item against Close
+	taken     bool
+	closed    bool
+	left      chan struct{}
+	leaveOnce sync.Once
+	delivered atomic.Uint64
+	dropped   atomic.Uint64
+}
+
+func (sub *Subscription[T]) offer(ctx context.Context, v T) error {
+	if sub.once {
+		// The buffer holds exactly one item and only one is ever sent, so
+		// the send cannot block; the lock makes "not closed" and "committed"
+		// one step, so an item is never handed to a reader that has left.
+		sub.mu.Lock()
+		if !sub.closed && !sub.taken {
+			sub.ch <- v
+			sub.taken = true
+		}
+		sub.mu.Unlock()
+		sub.subj.remove(sub)
+		return nil
+	}
+	select {
+	case sub.ch <- v:
+		return nil
+	case <-sub.left:
+		return nil
+	default:
+	}
+	switch sub.policy {
+	case DropNewest:
+		sub.dropped.Add(1)
+		return nil
+	case DropOldest:
+		for {
+			select {
+			case sub.ch <- v:
+				return nil
+			default:
+			}
+			select {
+			case <-sub.ch:
+				sub.dropped.Add(1)
+			default:
+			}
+		}
+	}
+	select {
+	case sub.ch <- v:
+		return nil
+	case <-sub.left:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-sub.subj.stopping:
+		return ErrClosed
+	}
+}
+
+// Next returns the next item. When the Subject has been closed and the
+// buffer is empty it returns the Subject's error, or io.EOF for a normal
+// completion; after Close it returns ErrUnsubscribed; if ctx ends first, ctx's
+// error. A Once subscription returns io.EOF after its one item.
+func (sub *Subscription[T]) Next(ctx context.Context) (T, error) {
+	select {
+	case v := <-sub.ch:
+		sub.delivered.Add(1)
+		return v, nil
+	default:
+	}
+	var zero T
+	select {
+	case v := <-sub.ch:
+		sub.delivered.Add(1)
+		return v, nil
+	case <-sub.subj.done:
+		select {
+		case v := <-sub.ch:
+			sub.delivered.Add(1)
+			return v, nil
+		default:
+		}
+		if err := sub.subj.err; err != nil {
+			return zero, err
+		}
+		return zero, io.EOF
+	case <-sub.left:
+		return zero, ErrUnsubscribed
+	case <-ctx.Done():
+		if sub.once {
+			// The item may have been committed as ctx ended: after Close
+			// nothing more can arrive, so one last look decides.
+			sub.Close()
+			select {
+			case v := <-sub.ch:
+				sub.delivered.Add(1)
+				return v, nil
+			default:
+			}
+		}
+		return zero, ctx.Err()
+	}
+}
+
+// Close detaches the subscriber and releases its buffer; a publisher waiting
+// on it moves on. It is safe to call more than once and from any goroutine.
+func (sub *Subscription[T]) Close() {
+	sub.leaveOnce.Do(func() {
+		sub.mu.Lock()
+		sub.closed = true
+		sub.mu.Unlock()
+		close(sub.left)
+		sub.subj.remove(sub)
+	})
+}
+
+// Stats returns the subscriber's counters now.
+func (sub *Subscription[T]) Stats() Stats {
+	return Stats{
+		Policy:    sub.policy,
+		Delivered: sub.delivered.Load(),
+		Dropped:   sub.dropped.Load(),
+		Buffered:  len(sub.ch),
+		Capacity:  cap(sub.ch),
+	}
+}

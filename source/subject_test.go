@@ -1,0 +1,267 @@
+package source_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/source"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func publishAll(t *testing.T, s *source.Subject[int], from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		if err := s.Publish(context.Background(), i); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+}
+
+func TestEverySubscriberSeesEveryItemInOrder(t *testing.T) {
+	s := source.NewSubject[int]()
+	a := s.Subscribe(source.Config{Buffer: 100})
+	b := s.Subscribe(source.Config{Buffer: 100})
+	publishAll(t, s, 0, 100)
+	s.Close(nil)
+	for _, sub := range []*source.Subscription[int]{a, b} {
+		for i := 0; i < 100; i++ {
+			v, err := sub.Next(context.Background())
+			if err != nil || v != i {
+				t.Fatalf("item %d: got %d, %v", i, v, err)
+			}
+		}
+		if _, err := sub.Next(context.Background()); err != io.EOF {
+			t.Fatalf("after the last item: %v, want io.EOF", err)
+		}
+	}
+}
+
+func TestPublishWaitsForASubscriber(t *testing.T) {
+	s := source.NewSubject[int]()
+	published := make(chan error)
+	go func() { published <- s.Publish(context.Background(), 7) }()
+	sub := s.Subscribe(source.Config{})
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	if v, err := sub.Next(context.Background()); v != 7 || err != nil {
+		t.Fatalf("got %d, %v", v, err)
+	}
+	sub.Close()
+	s.Close(nil)
+}
+
+func TestPublishWithNobodyListeningStopsOnContext(t *testing.T) {
+	s := source.NewSubject[int]()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Publish(ctx, 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDropPoliciesCountEveryDrop(t *testing.T) {
+	for _, tc := range []struct {
+		policy source.Policy
+		first  int
+	}{{source.DropOldest, 6}, {source.DropNewest, 0}} {
+		t.Run(tc.policy.String(), func(t *testing.T) {
+			s := source.NewSubject[int]()
+			slow := s.Subscribe(source.Config{Buffer: 4, Policy: tc.policy})
+			fast := s.Subscribe(source.Config{Buffer: 10})
+			publishAll(t, s, 0, 10)
+			st := slow.Stats()
+			if st.Dropped != 6 || st.Buffered != 4 {
+				t.Fatalf("stats %+v, want 6 dropped and 4 buffered", st)
+			}
+			if v, _ := slow.Next(context.Background()); v != tc.first {
+				t.Fatalf("first kept item %d, want %d", v, tc.first)
+			}
+			if fast.Stats().Dropped != 0 || fast.Stats().Buffered != 10 {
+				t.Fatalf("the lossless subscriber lost items: %+v", fast.Stats())
+			}
+			slow.Close()
+			fast.Close()
+			s.Close(nil)
+		})
+	}
+}
+
+func TestBlockHoldsThePublisherUntilReleased(t *testing.T) {
+	s := source.NewSubject[int]()
+	sub := s.Subscribe(source.Config{Buffer: 1})
+	publishAll(t, s, 0, 1)
+	done := make(chan error)
+	go func() { done <- s.Publish(context.Background(), 1) }()
+	select {
+	case <-done:
+		t.Fatal("Publish returned while the Block buffer was full")
+	default:
+	}
+	if v, _ := sub.Next(context.Background()); v != 0 {
+		t.Fatalf("got %d", v)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := sub.Next(context.Background()); v != 1 {
+		t.Fatalf("got %d", v)
+	}
+	sub.Close()
+	s.Close(nil)
+}
+
+func TestCloseReleasesABlockedPublisher(t *testing.T) {
+	s := source.NewSubject[int]()
+	stuck := s.Subscribe(source.Config{Buffer: -1})
+	other := s.Subscribe(source.Config{Buffer: 4}) // keeps Publish from waiting for a subscriber if it starts late
+	done := make(chan error)
+	go func() { done <- s.Publish(context.Background(), 1) }()
+	stuck.Close() // leaving releases the publisher
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+
+	s2 := source.NewSubject[int]()
+	stuck2 := s2.Subscribe(source.Config{Buffer: -1})
+	defer stuck2.Close()
+	go func() { done <- s2.Publish(context.Background(), 2) }()
+	s2.Close(errors.New("boom"))
+	if err := <-done; !errors.Is(err, source.ErrClosed) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestOnceTakesExactlyOne(t *testing.T) {
+	s := source.NewSubject[int]()
+	once := s.Subscribe(source.Config{Once: true})
+	all := s.Subscribe(source.Config{})
+	publishAll(t, s, 0, 3)
+	if v, err := once.Next(context.Background()); v != 0 || err != nil {
+		t.Fatalf("got %d, %v", v, err)
+	}
+	if s.Subscribers() != 1 {
+		t.Fatalf("a Once subscriber stayed after its item: %d subscribers", s.Subscribers())
+	}
+	once.Close()
+	all.Close()
+	s.Close(nil)
+}
+
+func TestOnceWithCancelledContextKeepsACommittedItem(t *testing.T) {
+	s := source.NewSubject[int]()
+	once := s.Subscribe(source.Config{Once: true})
+	publishAll(t, s, 5, 6)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// Both the item and the cancellation are ready; the item must win.
+	if v, err := once.Next(ctx); v != 5 || err != nil {
+		t.Fatalf("got %d, %v", v, err)
+	}
+	s.Close(nil)
+}
+
+func TestLateSubscriberAfterCloseGetsTheError(t *testing.T) {
+	s := source.NewSubject[int]()
+	boom := errors.New("boom")
+	s.Close(boom)
+	sub := s.Subscribe(source.Config{})
+	if _, err := sub.Next(context.Background()); !errors.Is(err, boom) {
+		t.Fatalf("got %v", err)
+	}
+	if !errors.Is(s.Err(), boom) {
+		t.Fatalf("Err() = %v", s.Err())
+	}
+}
+
+func TestObservableSubscribesInObserve(t *testing.T) {
+	s := source.NewSubject[int]()
+	obs := s.Observable(source.Config{})
+	a := obs.Observe()
+	b := obs.Map(func(_ context.Context, v any) (any, error) { return v.(int) * 10, nil }).Observe()
+	if s.Subscribers() != 2 {
+		t.Fatalf("%d subscribers right after Observe, want 2", s.Subscribers())
+	}
+	publishAll(t, s, 1, 4)
+	s.Close(nil)
+	var got []int
+	for it := range a {
+		got = append(got, it.V.(int))
+	}
+	for it := range b {
+		got = append(got, it.V.(int))
+	}
+	want := []int{1, 2, 3, 10, 20, 30}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+}
+
+func TestObservableEndsWithTheErrorItem(t *testing.T) {
+	s := source.NewSubject[int]()
+	ch := s.Observable(source.Config{}).Observe()
+	boom := errors.New("boom")
+	publishAll(t, s, 1, 2)
+	s.Close(boom)
+	first, last := <-ch, <-ch
+	if first.V != 1 || !errors.Is(last.E, boom) {
+		t.Fatalf("got %+v then %+v", first, last)
+	}
+	if _, open := <-ch; open {
+		t.Fatal("the channel stayed open after the error")
+	}
+}
+
+func TestObserverLeavesOnContextCancel(t *testing.T) {
+	s := source.NewSubject[int]()
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := s.Observable(source.Config{}).Observe(rxgo.WithContext(ctx))
+	publishAll(t, s, 1, 2)
+	<-ch
+	cancel()
+	for range ch {
+	}
+	// The next Publish must not wait on the departed observer: with no
+	// subscriber it waits for one, so give it one.
+	sub := s.Subscribe(source.Config{})
+	publishAll(t, s, 2, 3)
+	if n := s.Subscribers(); n != 1 {
+		t.Fatalf("%d subscribers after the observer left, want 1", n)
+	}
+	sub.Close()
+	s.Close(nil)
+}
+
+func TestFeedPublishesWhatItKeeps(t *testing.T) {
+	s := source.NewSubject[int]()
+	sub := s.Subscribe(source.Config{Buffer: 10})
+	n := 0
+	stop := errors.New("stop")
+	err := source.Feed(context.Background(), s, func() (int, bool, error) {
+		n++
+		if n > 6 {
+			return 0, false, stop
+		}
+		return n, n%2 == 0, nil
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("Feed returned %v", err)
+	}
+	s.Close(nil)
+	for _, want := range []int{2, 4, 6} {
+		if v, _ := sub.Next(context.Background()); v != want {
+			t.Fatalf("got %d, want %d", v, want)
+		}
+	}
+}
