@@ -19,13 +19,21 @@ import (
 // stops reading keeps its subscription (rxgo has no other unsubscribe), and
 // with Block it holds the publisher.
 func (s *Subject[T]) Observable(cfg Config, opts ...rxgo.Option) rxgo.Observable {
-	return observableOf(&subjectIterable[T]{subj: s, cfg: cfg, opts: opts})
+	return observableOf(&subjectIterable[T]{subj: s, cfg: cfg, opts: opts, item: func(v T) rxgo.Item { return rxgo.Of(v) }})
+}
+
+// Items is Observable for a Subject whose values already are rxgo Items, so
+// that a producer can publish error items in the stream without ending it.
+// Items are passed on as they are, without a second wrapping.
+func Items(s *Subject[rxgo.Item], cfg Config, opts ...rxgo.Option) rxgo.Observable {
+	return observableOf(&subjectIterable[rxgo.Item]{subj: s, cfg: cfg, opts: opts, item: func(it rxgo.Item) rxgo.Item { return it }})
 }
 
 type subjectIterable[T any] struct {
 	subj *Subject[T]
 	cfg  Config
 	opts []rxgo.Option
+	item func(T) rxgo.Item
 }
 
 func (it *subjectIterable[T]) Observe(opts ...rxgo.Option) <-chan rxgo.Item {
@@ -33,11 +41,11 @@ func (it *subjectIterable[T]) Observe(opts ...rxgo.Option) <-chan rxgo.Item {
 	// Defer parses the options (context, channel buffer) and runs the pump
 	// in its own goroutine; the subscription above is already in place.
 	return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
-		pump(ctx, sub, next)
+		pump(ctx, sub, next, it.item)
 	}}, append(append([]rxgo.Option{}, it.opts...), opts...)...).Observe()
 }
 
-func pump[T any](ctx context.Context, sub *Subscription[T], next chan<- rxgo.Item) {
+func pump[T any](ctx context.Context, sub *Subscription[T], next chan<- rxgo.Item, item func(T) rxgo.Item) {
 	defer sub.Close()
 	for {
 		v, err := sub.Next(ctx)
@@ -51,7 +59,7 @@ func pump[T any](ctx context.Context, sub *Subscription[T], next chan<- rxgo.Ite
 			return
 		}
 		select {
-		case next <- rxgo.Of(v):
+		case next <- item(v):
 		case <-ctx.Done():
 			return
 		}

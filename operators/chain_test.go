@@ -1,0 +1,45 @@
+package operators_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/operators"
+)
+
+func TestChainRunsStagesInOrderDropsAndFails(t *testing.T) {
+	double := func(_ context.Context, v int) (int, bool, error) { return v * 2, true, nil }
+	dropSix := func(_ context.Context, v int) (int, bool, error) { return v, v != 6, nil }
+	failEight := func(_ context.Context, v int) (int, bool, error) {
+		if v == 8 {
+			return 0, false, errors.New("eight")
+		}
+		return v + 1, true, nil
+	}
+	c := operators.Chain[int]{double, dropSix, failEight}
+	if v, keep, err := c.Run(context.Background(), 1); v != 3 || !keep || err != nil {
+		t.Fatalf("Run(1) = %v %v %v", v, keep, err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got []any
+	var errs []error
+	for item := range c.Observable(rxgo.Just(1, 2, 3, 4, "x")(), rxgo.WithContext(ctx)).Observe() {
+		if item.E != nil {
+			errs = append(errs, item.E)
+			continue
+		}
+		got = append(got, item.V)
+	}
+	if !reflect.DeepEqual(got, []any{3, 5}) {
+		t.Fatalf("values %v", got)
+	}
+	var se *operators.StageError
+	if len(errs) != 2 || !errors.As(errs[0], &se) || se.Index != 2 || se.Err.Error() != "eight" {
+		t.Fatalf("errors %v", errs)
+	}
+}

@@ -1,0 +1,133 @@
+package rxws
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rxpype/rxpype/clock"
+)
+
+// Connection dials and holds one gorilla/websocket client connection at a
+// time. A Manager owns it: the Manager's reader is the only one to read it
+// and its writer the only one to write data frames. The zero value is not
+// usable; call NewConnection.
+type Connection struct {
+	clock clock.Clock
+
+	mu  sync.Mutex
+	ws  *websocket.Conn
+	url string // redacted, for errors
+	cfg connectConfig
+}
+
+// NewConnection returns an unconnected Connection. Of the options only
+// WithClock matters to it.
+func NewConnection(opts ...Option) *Connection {
+	c := newConfig(opts)
+	return &Connection{clock: c.clock}
+}
+
+// Connected reports whether a connection is open.
+func (c *Connection) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws != nil
+}
+
+// URL returns the URL last dialled, without query or credentials.
+func (c *Connection) URL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.url
+}
+
+// parseURL checks that raw is a ws:// or wss:// URL and returns it with its
+// redacted form.
+func parseURL(raw string) (*url.URL, string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w %q: %v", ErrBadURL, redactRaw(raw), unwrapURLError(err))
+	}
+	shown := redactURL(u)
+	switch {
+	case u.Scheme != "ws" && u.Scheme != "wss":
+		return nil, "", fmt.Errorf("%w %q: scheme must be ws or wss, not %q", ErrBadURL, shown, u.Scheme)
+	case u.Host == "":
+		return nil, "", fmt.Errorf("%w %q: no host", ErrBadURL, shown)
+	}
+	return u, shown, nil
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// dial opens the connection. The opening handshake is bounded by ctx and
+// by the handshake timeout.
+func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig) (*websocket.Conn, error) {
+	u, shown, err := parseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	d := websocket.Dialer{
+		Proxy:            http.ProxyFromEnvironment,
+		HandshakeTimeout: cfg.handshakeTimeout,
+		TLSClientConfig:  cfg.tlsConfig,
+	}
+	ws, resp, err := d.DialContext(ctx, u.String(), cfg.headers)
+	if err != nil {
+		if resp != nil && err == websocket.ErrBadHandshake {
+			return nil, handshakeError(shown, resp)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("rxws: dial %s: %w", shown, ctx.Err())
+		}
+		return nil, fmt.Errorf("rxws: dial %s: %w", shown, err)
+	}
+	ws.SetReadLimit(cfg.readLimit)
+	c.mu.Lock()
+	c.ws, c.url, c.cfg = ws, shown, cfg
+	c.mu.Unlock()
+	return ws, nil
+}
+
+func handshakeError(shown string, resp *http.Response) error {
+	const max = 512
+	var body []byte
+	if resp.Body != nil {
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, max))
+		resp.Body.Close()
+	}
+	return &HandshakeError{URL: shown, StatusCode: resp.StatusCode, Status: resp.Status, Body: string(body)}
+}
+
+// close drops ws if it is the current connection and closes its socket.
+func (c *Connection) close(ws *websocket.Conn) error {
+	c.mu.Lock()
+	if c.ws == ws {
+		c.ws = nil
+	}
+	c.mu.Unlock()
+	return ws.Close()
+}
+
+// write sends one data or control frame; only the writer calls it.
+func write(ws *websocket.Conn, timeout time.Duration, mt int, data []byte) error {
+	deadline := time.Now().Add(timeout)
+	if mt == websocket.PingMessage || mt == websocket.CloseMessage || mt == websocket.PongMessage {
+		return ws.WriteControl(mt, data, deadline)
+	}
+	if err := ws.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	return ws.WriteMessage(mt, data)
+}

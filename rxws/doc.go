@@ -1,0 +1,12 @@
+// Package rxws is a WebSocket client built as reactive streams: the Go
+// counterpart of networkpype's WebSocketManager.
+//
+// A Manager owns one connection at a time. Incoming frames are a hot
+// Observable (Messages) that many observers share, with the post-processors
+// fused into the read loop; outgoing requests flow through a Subject, the
+// pre-processors, auth and the throttler into a single writer. One Clock,
+// from an option, drives every timer, so tests move time by hand.
+//
+// The zero value of Manager is not usable: make one with NewManager or a
+// Factory. Every blocking method takes a context.
+package rxws

@@ -1,0 +1,502 @@
+package rxws_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/clock"
+	"github.com/rxpype/rxpype/internal/testutil"
+	"github.com/rxpype/rxpype/rxws"
+)
+
+func TestSendAndReceiveEachKind(t *testing.T) {
+	_, m := connect(t, testutil.Echo)
+	ctx := testCtx(t)
+
+	if err := m.Send(ctx, rxws.JSONRequest(map[string]any{"op": "hi", "id": 12345678901234567})); err != nil {
+		t.Fatal(err)
+	}
+	got := receive(t, m).Data().(map[string]any)
+	if got["op"] != "hi" || got["id"] != json.Number("12345678901234567") {
+		t.Fatalf("JSON: got %#v", got)
+	}
+
+	for _, tc := range []struct {
+		req  rxws.Request
+		want any
+		kind rxws.Kind
+	}{
+		{rxws.TextRequest("ping"), "ping", rxws.KindText},
+		{rxws.TextRequest(`{"broken":`), `{"broken":`, rxws.KindText}, // invalid JSON stays text
+		{rxws.TextRequest(`[1,"a"]`), []any{json.Number("1"), "a"}, rxws.KindText},
+		{rxws.BinaryRequest([]byte{0, 1, 2}), []byte{0, 1, 2}, rxws.KindBinary},
+	} {
+		if err := m.Send(ctx, tc.req); err != nil {
+			t.Fatal(err)
+		}
+		r := receive(t, m)
+		if !reflect.DeepEqual(r.Data(), tc.want) || r.Kind() != tc.kind {
+			t.Errorf("%v: got %#v (%v), want %#v (%v)", tc.req.Payload, r.Data(), r.Kind(), tc.want, tc.kind)
+		}
+	}
+}
+
+func TestResponseDecode(t *testing.T) {
+	_, m := connect(t, testutil.Echo)
+	if err := m.Send(testCtx(t), rxws.TextRequest(`{"price":"1.5","qty":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	r := receive(t, m)
+	var v struct {
+		Price string `json:"price"`
+		Qty   int    `json:"qty"`
+	}
+	if err := r.Decode(&v); err != nil || v.Price != "1.5" || v.Qty != 3 {
+		t.Fatalf("got %+v, %v", v, err)
+	}
+	if string(r.Bytes()) != `{"price":"1.5","qty":3}` {
+		t.Fatalf("Bytes: %q", r.Bytes())
+	}
+	var n int
+	if err := r.Decode(&n); err == nil || !strings.Contains(err.Error(), "decode") {
+		t.Fatalf("want a decode error, got %v", err)
+	}
+}
+
+func TestProcessorsRunInOrderAndAuthOnlyWhenRequired(t *testing.T) {
+	tag := func(name string) rxws.PreProcessor {
+		return rxws.PreProcessorFunc(func(_ context.Context, r rxws.Request) (rxws.Request, error) {
+			p := r.Payload.(map[string]any)
+			p["trail"] = p["trail"].(string) + name
+			return r, nil
+		})
+	}
+	auth := rxws.AuthFunc(func(_ context.Context, r rxws.Request) (rxws.Request, error) {
+		r.Payload.(map[string]any)["sig"] = "signed:" + r.Payload.(map[string]any)["trail"].(string)
+		return r, nil
+	})
+	post := func(name string) rxws.PostProcessor {
+		return rxws.PostProcessorFunc(func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
+			d := r.Data().(map[string]any)
+			d["seen"] = d["seen"].(string) + name
+			return r, nil
+		})
+	}
+	srv, m := connect(t, testutil.Echo,
+		rxws.WithPreProcessors(tag("a"), tag("b")), rxws.WithAuth(auth),
+		rxws.WithPostProcessors(post("x"), post("y")))
+	ctx := testCtx(t)
+
+	plain := rxws.JSONRequest(map[string]any{"trail": "", "seen": ""})
+	signed := plain
+	signed.AuthRequired = true
+	for _, r := range []rxws.Request{plain, signed} {
+		if err := m.Send(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if got := receive(t, m).Data().(map[string]any)["seen"]; got != "xy" {
+			t.Fatalf("post-processors ran as %q", got)
+		}
+	}
+	got := dataFrames(t, srv, 0, 2)
+	want := []string{`{"seen":"","trail":"ab"}`, `{"seen":"","sig":"signed:ab","trail":"ab"}`}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("server got %q, want %q", got, want)
+	}
+}
+
+func TestFailingProcessorOrAuthWritesNothing(t *testing.T) {
+	boom := errors.New("boom")
+	pre := rxws.PreProcessorFunc(func(_ context.Context, r rxws.Request) (rxws.Request, error) {
+		if r.Payload == "bad-pre" {
+			return r, boom
+		}
+		return r, nil
+	})
+	auth := rxws.AuthFunc(func(_ context.Context, r rxws.Request) (rxws.Request, error) {
+		return r, boom
+	})
+	srv, m := connect(t, testutil.Echo, rxws.WithPreProcessors(pre), rxws.WithAuth(auth))
+	ctx := testCtx(t)
+
+	if err := m.Send(ctx, rxws.TextRequest("bad-pre")); !errors.Is(err, boom) {
+		t.Fatalf("pre-processor: got %v", err)
+	}
+	needsAuth := rxws.TextRequest("bad-auth")
+	needsAuth.AuthRequired = true
+	if err := m.Send(ctx, needsAuth); !errors.Is(err, boom) || !strings.Contains(err.Error(), "auth") {
+		t.Fatalf("auth: got %v", err)
+	}
+	if err := m.Send(ctx, rxws.JSONRequest(make(chan int))); err == nil {
+		t.Fatal("unencodable payload: want an error")
+	}
+	if err := m.Send(ctx, rxws.TextRequest("good")); err != nil {
+		t.Fatal(err)
+	}
+	if got := dataFrames(t, srv, 0, 1); !reflect.DeepEqual(got, []string{"good"}) {
+		t.Fatalf("server got %q", got)
+	}
+}
+
+func TestRequestIsNotMutated(t *testing.T) {
+	mutate := rxws.PreProcessorFunc(func(_ context.Context, r rxws.Request) (rxws.Request, error) {
+		p := r.Payload.(map[string]any)
+		p["added"] = true
+		p["args"].([]any)[0] = "changed"
+		p["nested"].(map[string]any)["k"] = "changed"
+		r.LimitID = "changed"
+		return r, nil
+	})
+	_, m := connect(t, testutil.Echo, rxws.WithPreProcessors(mutate))
+	req := rxws.JSONRequest(map[string]any{
+		"args":   []any{"orig"},
+		"nested": map[string]any{"k": "orig"},
+	})
+	before, _ := json.Marshal(req.Payload)
+	if err := m.Subscribe(testCtx(t), req); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, m)
+	after, _ := json.Marshal(req.Payload)
+	if string(before) != string(after) || req.LimitID != "" {
+		t.Fatalf("request changed: %s -> %s", before, after)
+	}
+	if subs := m.Subscriptions(); len(subs) != 1 || subs[0].Kind != rxws.KindJSON {
+		t.Fatalf("subscriptions: %+v", subs)
+	}
+}
+
+func TestPostProcessorDropsAndErrors(t *testing.T) {
+	post := rxws.PostProcessorFunc(func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
+		switch r.Data() {
+		case "drop":
+			return nil, nil
+		case "fail":
+			return nil, errors.New("cannot parse")
+		}
+		return r.WithData("kept:" + r.Data().(string)), nil
+	})
+	_, m := connect(t, testutil.Echo, rxws.WithPostProcessors(post))
+	ctx := testCtx(t)
+	for _, s := range []string{"drop", "fail", "a"} {
+		if err := m.Send(ctx, rxws.TextRequest(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Receive(ctx); err == nil || !strings.Contains(err.Error(), "cannot parse") {
+		t.Fatalf("want the post-processor's error, got %v", err)
+	}
+	if got := receive(t, m).Data(); got != "kept:a" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestServerPingAnsweredAndPingSent(t *testing.T) {
+	srv, m := connect(t, testutil.Hold)
+	c, err := srv.WaitConn(testCtx(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reader answers pings only while it reads, which it does while
+	// someone listens.
+	it := m.IterMessages(testCtx(t))
+	go func() {
+		for range it {
+		}
+	}()
+	if err := c.Ping("hello"); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := c.WaitPong(testCtx(t)); err != nil || string(data) != "hello" {
+		t.Fatalf("pong %q, %v", data, err)
+	}
+	if err := m.Ping(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Disconnect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	<-c.Done() // every frame the client wrote is recorded by now
+	for _, f := range c.Frames() {
+		if f.Type == websocket.PingMessage {
+			return
+		}
+	}
+	t.Fatal("server saw no ping")
+}
+
+func TestServerCloseCodeSurfaces(t *testing.T) {
+	srv := testutil.NewServer(t, func(c *testutil.Conn) {
+		_ = c.SendText("last")
+		_ = c.CloseWith(4001, "maintenance")
+	})
+	m := rxws.NewManager(nil)
+	ctx := testCtx(t)
+	if err := m.Connect(ctx, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var end error
+	for r, err := range m.IterMessages(ctx) {
+		if err != nil {
+			end = err
+			break
+		}
+		got = append(got, r.Data().(string))
+	}
+	var ce *rxws.CloseError
+	if !errors.As(end, &ce) || ce.Code != 4001 || ce.Reason != "maintenance" || !errors.Is(end, rxws.ErrClosed) {
+		t.Fatalf("got %v", end)
+	}
+	if !strings.Contains(end.Error(), srv.URL) || !reflect.DeepEqual(got, []string{"last"}) {
+		t.Fatalf("error %q, messages %q", end, got)
+	}
+	if m.Connected() {
+		t.Fatal("still connected")
+	}
+	if err := m.Send(ctx, rxws.TextRequest("x")); !errors.Is(err, rxws.ErrNotConnected) || !errors.As(err, &ce) {
+		t.Fatalf("send after close: %v", err)
+	}
+	if _, err := m.Receive(ctx); !errors.Is(err, rxws.ErrNotConnected) {
+		t.Fatalf("receive after close: %v", err)
+	}
+}
+
+func TestNormalCloseCompletesWithoutError(t *testing.T) {
+	srv := testutil.NewServer(t, testutil.Stream([][]byte{[]byte("1"), []byte("2")}))
+	m := rxws.NewManager(nil)
+	ctx := testCtx(t)
+	obs := m.Messages() // before Connect: sees everything
+	if err := m.Connect(ctx, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	var got []any
+	for item := range obs.Observe() {
+		if item.E != nil {
+			t.Fatalf("error item: %v", item.E)
+		}
+		got = append(got, item.V.(*rxws.Response).Data())
+	}
+	if !reflect.DeepEqual(got, []any{json.Number("1"), json.Number("2")}) {
+		t.Fatalf("got %v", got)
+	}
+	if _, err := m.Receive(ctx); !errors.Is(err, rxws.ErrNotConnected) {
+		t.Fatalf("receive: %v", err)
+	}
+}
+
+func TestTwoObserversSeeEveryMessage(t *testing.T) {
+	const n = 500
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i], _ = json.Marshal(i)
+	}
+	srv := testutil.NewServer(t, testutil.Stream(msgs))
+	m := rxws.NewManager(nil)
+	ctx := testCtx(t)
+	obs := m.Messages(rxgo.WithContext(ctx))
+	var wg sync.WaitGroup
+	counts := make([]int, 2)
+	for k := range counts {
+		ch := obs.Observe()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for item := range ch {
+				if item.E == nil && item.V.(*rxws.Response).Data() == json.Number(jsonInt(counts[k])) {
+					counts[k]++
+				}
+			}
+		}()
+	}
+	if err := m.Connect(ctx, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if counts[0] != n || counts[1] != n {
+		t.Fatalf("observers saw %v in order, want %d each", counts, n)
+	}
+}
+
+func jsonInt(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func TestLastRecvTimeMovesOnDataFramesOnly(t *testing.T) {
+	mock := clock.NewMock()
+	srv, m := connect(t, testutil.Hold, rxws.WithClock(mock))
+	c, _ := srv.WaitConn(testCtx(t), 0)
+	if !m.LastRecvTime().IsZero() {
+		t.Fatal("LastRecvTime set before any frame")
+	}
+	mock.Add(time.Minute)
+	_ = c.SendText("a")
+	receive(t, m)
+	t1 := mock.Now()
+	if !m.LastRecvTime().Equal(t1) {
+		t.Fatalf("got %v, want %v", m.LastRecvTime(), t1)
+	}
+	mock.Add(time.Minute)
+	// A ping is read and answered by the reader while Receive waits, and
+	// must not move LastRecvTime; the data frame after it does.
+	go func() { _ = c.Ping("p"); _, _ = c.WaitPong(context.Background()); _ = c.SendText("b") }()
+	r := receive(t, m)
+	if !m.LastRecvTime().Equal(mock.Now()) || !r.Received().Equal(mock.Now()) {
+		t.Fatalf("got %v, want %v", m.LastRecvTime(), mock.Now())
+	}
+	mock.Add(time.Minute)
+	go func() { _ = c.Ping("q") }()
+	if _, err := c.WaitPong(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if m.LastRecvTime().Equal(mock.Now()) {
+		t.Fatal("a ping moved LastRecvTime")
+	}
+}
+
+func TestConnectErrors(t *testing.T) {
+	ctx := testCtx(t)
+	m := rxws.NewManager(nil)
+	for _, u := range []string{"http://127.0.0.1:1/x?key=secret", "ws://", "::bad::", "ws://u:secret@127.0.0.1:1/%zz?token=secret"} {
+		err := m.Connect(ctx, u)
+		if !errors.Is(err, rxws.ErrBadURL) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%q: got %v", u, err)
+		}
+	}
+
+	srv := testutil.NewServer(t, testutil.Echo)
+	srv.RefuseNext(1, http.StatusUnauthorized, "invalid api key")
+	err := m.Connect(ctx, srv.URL+"/feed?apikey=secret")
+	var he *rxws.HandshakeError
+	if !errors.As(err, &he) || he.StatusCode != 401 || he.Body != "invalid api key" || !errors.Is(err, websocket.ErrBadHandshake) {
+		t.Fatalf("got %v", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, srv.URL+"/feed") || !strings.Contains(msg, "401") || strings.Contains(msg, "secret") {
+		t.Fatalf("message %q", msg)
+	}
+
+	if err := m.Send(ctx, rxws.TextRequest("x")); !errors.Is(err, rxws.ErrNotConnected) {
+		t.Fatalf("send before connect: %v", err)
+	}
+	if err := m.Ping(ctx); !errors.Is(err, rxws.ErrNotConnected) {
+		t.Fatalf("ping before connect: %v", err)
+	}
+	if err := m.Connect(ctx, srv.URL, rxws.WithHeaders(http.Header{"X-Key": {"k1"}})); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Connect(ctx, srv.URL); !errors.Is(err, rxws.ErrAlreadyConnected) {
+		t.Fatalf("second connect: %v", err)
+	}
+	if c, _ := srv.WaitConn(ctx, 0); c.Request().Header.Get("X-Key") != "k1" {
+		t.Fatal("header not sent")
+	}
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatalf("second disconnect: %v", err)
+	}
+	c, _ := srv.WaitConn(ctx, 0)
+	<-c.Done()
+	frames := c.Frames()
+	if last := frames[len(frames)-1]; last.Type != websocket.CloseMessage || last.Code != websocket.CloseNormalClosure {
+		t.Fatalf("server's last frame: %+v", last)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := m.Connect(cctx, srv.URL); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled connect: %v", err)
+	}
+}
+
+func TestDisconnectCompletesObserversAndReconnectWorks(t *testing.T) {
+	srv := testutil.NewServer(t, testutil.Echo)
+	m := rxws.NewManager(nil)
+	ctx := testCtx(t)
+	if err := m.Connect(ctx, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for _, e := range m.IterMessages(ctx) {
+			err = e
+		}
+		done <- err
+	}()
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("iteration ended with %v", err)
+	}
+	if err := m.Connect(ctx, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Send(ctx, rxws.TextRequest("again")); err != nil {
+		t.Fatal(err)
+	}
+	if got := receive(t, m).Data(); got != "again" {
+		t.Fatalf("got %v", got)
+	}
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSendWithCancelledContext(t *testing.T) {
+	srv, m := connect(t, testutil.Echo)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	cancel()
+	if err := m.Send(ctx, rxws.TextRequest("never")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+	if err := m.Send(testCtx(t), rxws.TextRequest("after")); err != nil {
+		t.Fatal(err)
+	}
+	if got := dataFrames(t, srv, 0, 1); got[0] != "after" {
+		t.Fatalf("server got %q", got)
+	}
+}
+
+func TestFactoryClosesItsManagers(t *testing.T) {
+	srv := testutil.NewServer(t, testutil.Echo)
+	f := rxws.NewFactory(nil, rxws.WithPreProcessors(rxws.PreProcessorFunc(
+		func(_ context.Context, r rxws.Request) (rxws.Request, error) { r.Payload = "factory:" + r.Payload.(string); return r, nil })))
+	ctx := testCtx(t)
+	var ms []*rxws.Manager
+	for range 3 {
+		m, err := f.WSManager()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Connect(ctx, srv.URL); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	if err := ms[2].Send(ctx, rxws.TextRequest("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := receive(t, ms[2]).Data(); got != "factory:x" {
+		t.Fatalf("got %v", got)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Connected() {
+			t.Fatal("a manager is still connected")
+		}
+	}
+	if _, err := f.WSManager(); !errors.Is(err, rxws.ErrFactoryClosed) {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,146 @@
+package rxws
+
+import (
+	"crypto/tls"
+	"net/http"
+	"time"
+
+	"github.com/rxpype/rxpype/clock"
+)
+
+// Option configures a Factory and the Managers it makes, or a Manager or
+// Connection made by hand. Options given later win.
+type Option func(*config)
+
+type config struct {
+	auth      Auth
+	pre       []PreProcessor
+	post      []PostProcessor
+	clock     clock.Clock
+	throttler *Throttler
+}
+
+func newConfig(opts []Option) config {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	c.clock = clock.OrReal(c.clock)
+	return c
+}
+
+// WithAuth signs every request that has AuthRequired set.
+func WithAuth(a Auth) Option { return func(c *config) { c.auth = a } }
+
+// WithPreProcessors appends pre-processors, which run in order on every
+// request before auth.
+func WithPreProcessors(p ...PreProcessor) Option {
+	return func(c *config) { c.pre = append(c.pre[:len(c.pre):len(c.pre)], p...) }
+}
+
+// WithPostProcessors appends post-processors, which run in order on every
+// message received, inside the read loop.
+func WithPostProcessors(p ...PostProcessor) Option {
+	return func(c *config) { c.post = append(c.post[:len(c.post):len(c.post)], p...) }
+}
+
+// WithClock sets the clock behind every timer and LastRecvTime. The default
+// is the real clock; tests pass clock.NewMock().
+func WithClock(cl clock.Clock) Option { return func(c *config) { c.clock = cl } }
+
+// WithThrottler charges Request.LimitID on t before each frame is written.
+// A Factory passes its throttler to every Manager it makes.
+func WithThrottler(t *Throttler) Option { return func(c *config) { c.throttler = t } }
+
+// ConnectOption configures one Connect.
+type ConnectOption func(*connectConfig)
+
+// Defaults for Connect. Wire deadlines (handshake, write) are wall-clock
+// deadlines on the socket; every other timer reads the manager's Clock.
+const (
+	DefaultPingTimeout      = 10 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultReadLimit        = 16 << 20
+	// closeWait bounds how long Disconnect waits for the peer's close frame.
+	closeWait = time.Second
+)
+
+type connectConfig struct {
+	pingTimeout      time.Duration
+	pingInterval     time.Duration
+	autoPing         bool
+	messageTimeout   time.Duration
+	headers          http.Header
+	tlsConfig        *tls.Config
+	handshakeTimeout time.Duration
+	writeTimeout     time.Duration
+	readLimit        int64
+}
+
+func newConnectConfig(opts []ConnectOption) connectConfig {
+	c := connectConfig{
+		pingTimeout:      DefaultPingTimeout,
+		handshakeTimeout: DefaultHandshakeTimeout,
+		writeTimeout:     DefaultWriteTimeout,
+		readLimit:        DefaultReadLimit,
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.pingInterval <= 0 {
+		c.pingInterval = c.pingTimeout / 2
+	}
+	return c
+}
+
+// WithPingTimeout sets how long after a ping the peer may stay silent
+// before the connection is declared dead with ErrPingTimeout. The default
+// is DefaultPingTimeout; it applies to pings sent by WithAutoPing and Ping.
+func WithPingTimeout(d time.Duration) ConnectOption {
+	return func(c *connectConfig) { c.pingTimeout = d }
+}
+
+// WithAutoPing sends a ping frame every ping interval (by default half the
+// ping timeout).
+func WithAutoPing() ConnectOption { return func(c *connectConfig) { c.autoPing = true } }
+
+// WithPingInterval sets the auto-ping interval and turns auto ping on.
+func WithPingInterval(d time.Duration) ConnectOption {
+	return func(c *connectConfig) { c.pingInterval = d; c.autoPing = true }
+}
+
+// WithMessageTimeout ends the connection with ErrMessageTimeout when no data
+// frame arrives for d. Zero, the default, means no limit.
+func WithMessageTimeout(d time.Duration) ConnectOption {
+	return func(c *connectConfig) { c.messageTimeout = d }
+}
+
+// WithHeaders adds headers to the opening handshake.
+func WithHeaders(h http.Header) ConnectOption {
+	return func(c *connectConfig) { c.headers = h.Clone() }
+}
+
+// WithTLSConfig sets the TLS configuration for wss:// URLs. Verification
+// stays on unless cfg turns it off.
+func WithTLSConfig(cfg *tls.Config) ConnectOption {
+	return func(c *connectConfig) { c.tlsConfig = cfg.Clone() }
+}
+
+// WithHandshakeTimeout bounds the opening handshake (default
+// DefaultHandshakeTimeout), in addition to Connect's context.
+func WithHandshakeTimeout(d time.Duration) ConnectOption {
+	return func(c *connectConfig) { c.handshakeTimeout = d }
+}
+
+// WithWriteTimeout bounds each frame write (default DefaultWriteTimeout), so
+// that a peer that stops reading cannot hold Send forever.
+func WithWriteTimeout(d time.Duration) ConnectOption {
+	return func(c *connectConfig) { c.writeTimeout = d }
+}
+
+// WithReadLimit sets the largest message accepted, in bytes (default
+// DefaultReadLimit). A bigger one ends the connection.
+func WithReadLimit(n int64) ConnectOption {
+	return func(c *connectConfig) { c.readLimit = n }
+}

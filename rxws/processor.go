@@ -1,0 +1,45 @@
+package rxws
+
+import "context"
+
+// PreProcessor changes a request on its way out, before auth and the
+// throttler. An error stops the send: nothing is written, and Send returns it.
+type PreProcessor interface {
+	PreProcess(ctx context.Context, req Request) (Request, error)
+}
+
+// PostProcessor changes a response on its way in. Returning nil, nil drops
+// the message; an error becomes an error item in the stream, which goes on.
+type PostProcessor interface {
+	PostProcess(ctx context.Context, resp *Response) (*Response, error)
+}
+
+// PreProcessorFunc adapts a function to PreProcessor.
+type PreProcessorFunc func(ctx context.Context, req Request) (Request, error)
+
+// PreProcess calls f.
+func (f PreProcessorFunc) PreProcess(ctx context.Context, req Request) (Request, error) {
+	return f(ctx, req)
+}
+
+// PostProcessorFunc adapts a function to PostProcessor.
+type PostProcessorFunc func(ctx context.Context, resp *Response) (*Response, error)
+
+// PostProcess calls f.
+func (f PostProcessorFunc) PostProcess(ctx context.Context, resp *Response) (*Response, error) {
+	return f(ctx, resp)
+}
+
+// Auth signs requests that have AuthRequired set, after the pre-processors.
+// An error stops the send: nothing is written.
+type Auth interface {
+	AuthenticateWS(ctx context.Context, req Request) (Request, error)
+}
+
+// AuthFunc adapts a function to Auth.
+type AuthFunc func(ctx context.Context, req Request) (Request, error)
+
+// AuthenticateWS calls f.
+func (f AuthFunc) AuthenticateWS(ctx context.Context, req Request) (Request, error) {
+	return f(ctx, req)
+}

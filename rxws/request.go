@@ -1,0 +1,120 @@
+package rxws
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/gorilla/websocket"
+)
+
+// Kind says how a Request's payload becomes a frame, or what frame a
+// Response came from.
+type Kind uint8
+
+const (
+	// KindJSON: the payload is encoded with encoding/json into a text frame.
+	KindJSON Kind = iota
+	// KindText: the payload is a string sent as a text frame.
+	KindText
+	// KindBinary: the payload is a []byte sent as a binary frame.
+	KindBinary
+)
+
+// String names the kind.
+func (k Kind) String() string {
+	switch k {
+	case KindJSON:
+		return "json"
+	case KindText:
+		return "text"
+	case KindBinary:
+		return "binary"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Request is one message to send. It is a value: the pipeline works on a
+// deep copy of maps, slices and byte slices in Payload, so the caller's
+// request is never changed by pre-processors or auth.
+type Request struct {
+	Kind Kind
+	// Payload is, for KindJSON, any json.Marshal-able value; for KindText a
+	// string; for KindBinary a []byte.
+	Payload any
+	// LimitID is the throttler limit charged before the frame is written;
+	// "" charges nothing.
+	LimitID string
+	// AuthRequired makes the manager's Auth sign the request before it is
+	// written.
+	AuthRequired bool
+}
+
+// JSONRequest returns a request whose payload is sent as JSON text.
+func JSONRequest(payload any) Request { return Request{Kind: KindJSON, Payload: payload} }
+
+// TextRequest returns a request sent as a text frame.
+func TextRequest(text string) Request { return Request{Kind: KindText, Payload: text} }
+
+// BinaryRequest returns a request sent as a binary frame.
+func BinaryRequest(data []byte) Request { return Request{Kind: KindBinary, Payload: data} }
+
+// clone copies the parts of the payload that processors could change in place.
+func (r Request) clone() Request {
+	r.Payload = cloneValue(r.Payload)
+	return r
+}
+
+func cloneValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = cloneValue(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = cloneValue(e)
+		}
+		return s
+	case map[string]string:
+		m := make(map[string]string, len(x))
+		for k, e := range x {
+			m[k] = e
+		}
+		return m
+	case []string:
+		return append([]string(nil), x...)
+	case []byte:
+		return append([]byte(nil), x...)
+	case json.RawMessage:
+		return append(json.RawMessage(nil), x...)
+	}
+	return v
+}
+
+// frame encodes the request into a gorilla message type and payload.
+func (r Request) frame() (int, []byte, error) {
+	switch r.Kind {
+	case KindJSON:
+		b, err := json.Marshal(r.Payload)
+		if err != nil {
+			return 0, nil, fmt.Errorf("rxws: encode JSON request: %w", err)
+		}
+		return websocket.TextMessage, b, nil
+	case KindText:
+		s, ok := r.Payload.(string)
+		if !ok {
+			return 0, nil, fmt.Errorf("rxws: text request payload is %T, want string", r.Payload)
+		}
+		return websocket.TextMessage, []byte(s), nil
+	case KindBinary:
+		b, ok := r.Payload.([]byte)
+		if !ok {
+			return 0, nil, fmt.Errorf("rxws: binary request payload is %T, want []byte", r.Payload)
+		}
+		return websocket.BinaryMessage, b, nil
+	}
+	return 0, nil, fmt.Errorf("rxws: request has unknown kind %d", r.Kind)
+}

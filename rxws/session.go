@@ -1,0 +1,269 @@
+package rxws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/operators"
+	"github.com/rxpype/rxpype/sink"
+	"github.com/rxpype/rxpype/source"
+)
+
+// session is one connection's life: its reader, its send pipeline and its
+// timers, all ended together by stop.
+type session struct {
+	m   *Manager
+	ws  *websocket.Conn
+	url string
+	cfg connectConfig
+
+	ctx    context.Context // ends when the session stops
+	cancel context.CancelFunc
+	// feedCtx bounds the reader's wait for subscribers; Disconnect ends it
+	// first so that a reader holding a message goes back to reading frames
+	// and sees the peer's close.
+	feedCtx    context.Context
+	feedCancel context.CancelFunc
+
+	sends *source.Subject[*envelope]
+	msgs  *source.Subject[rxgo.Item]
+
+	planned    atomic.Bool // Disconnect was called
+	stopOnce   sync.Once
+	cause      error // what stopped the session; written once in stop
+	readerDone chan struct{}
+	wg         sync.WaitGroup // every goroutine but the runner
+	done       chan struct{}  // closed after teardown
+}
+
+// start runs a session on ws. The caller holds m.mu.
+func (m *Manager) start(ws *websocket.Conn, cfg connectConfig) *session {
+	s := &session{
+		m:          m,
+		ws:         ws,
+		url:        m.conn.URL(),
+		cfg:        cfg,
+		sends:      source.NewSubject[*envelope](),
+		msgs:       m.openStream(),
+		readerDone: make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.feedCtx, s.feedCancel = context.WithCancel(s.ctx)
+	ws.SetPingHandler(s.onPing)
+	s.wg.Add(1)
+	go s.writeLoop()
+	go s.readLoop()
+	go s.run()
+	return s
+}
+
+// run waits for the reader, stops everything else and reports the end.
+func (s *session) run() {
+	<-s.readerDone
+	s.wg.Wait()
+	s.m.ended(s, classify(s.url, s.planned.Load(), s.cause))
+	close(s.done)
+}
+
+// stop ends the session once, remembering the first cause.
+func (s *session) stop(cause error) {
+	s.stopOnce.Do(func() {
+		s.cause = cause
+		s.cancel()
+		s.sends.Close(ErrNotConnected)
+		s.m.conn.close(s.ws)
+	})
+}
+
+// quiet stops the reader from waiting on subscribers.
+func (s *session) quiet() { s.feedCancel() }
+
+func (s *session) readLoop() {
+	defer close(s.readerDone)
+	err := source.Feed(s.feedCtx, s.msgs, s.readOne)
+	if s.planned.Load() {
+		// Read on, discarding, until the peer's close frame or the socket
+		// closes, so that Disconnect's close handshake completes.
+		for err == nil || errors.Is(err, context.Canceled) {
+			_, _, err = s.ws.ReadMessage()
+		}
+	}
+	s.stop(err)
+}
+
+func (s *session) readOne() (rxgo.Item, bool, error) {
+	mt, data, err := s.ws.ReadMessage()
+	if err != nil {
+		return rxgo.Item{}, false, err
+	}
+	now := s.m.cfg.clock.Now()
+	s.m.lastRecv.Store(now.UnixNano())
+	resp := &Response{kind: KindText, raw: data, at: now}
+	if mt == websocket.BinaryMessage {
+		resp.kind = KindBinary
+	}
+	if len(s.m.post) == 0 {
+		return rxgo.Of(resp), true, nil
+	}
+	out, keep, err := s.m.post.Run(s.ctx, resp)
+	if err != nil {
+		return rxgo.Error(fmt.Errorf("rxws: post-processor: %w", err)), true, nil
+	}
+	return rxgo.Of(out), keep, nil
+}
+
+// onPing answers the peer's ping as gorilla's default handler does.
+func (s *session) onPing(data string) error {
+	err := s.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.cfg.writeTimeout))
+	if err == websocket.ErrCloseSent {
+		return nil
+	}
+	var ne interface{ Timeout() bool }
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	return err
+}
+
+// envelope carries one send through the pipeline and its result back.
+type envelope struct {
+	ctx     context.Context
+	req     Request
+	control bool // a control frame: no processors, auth or throttling
+
+	// Set by the prepare stage.
+	limitID string
+	mt      int
+	data    []byte
+	err     error
+
+	state atomic.Int32 // pending, then writing (by the writer) or cancelled (by Send)
+	done  chan error
+}
+
+const (
+	pending int32 = iota
+	writing
+	cancelled
+)
+
+var errSkipped = errors.New("rxws: send cancelled before it was written")
+
+// send puts e through the pipeline and waits for its outcome.
+func (s *session) send(ctx context.Context, e *envelope) error {
+	e.done = make(chan error, 1)
+	if err := s.sends.Publish(ctx, e); err != nil {
+		if errors.Is(err, source.ErrClosed) {
+			return s.m.afterStop()
+		}
+		return err
+	}
+	select {
+	case err := <-e.done:
+		return err
+	case <-ctx.Done():
+		if e.state.CompareAndSwap(pending, cancelled) {
+			return ctx.Err()
+		}
+	case <-s.ctx.Done():
+		if e.state.CompareAndSwap(pending, cancelled) {
+			return s.m.afterStop()
+		}
+	}
+	return <-e.done // the writer has it: its result is moments away
+}
+
+// afterStop is the error for a send that a stopping session will not write.
+func (m *Manager) afterStop() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.notConnected()
+}
+
+// writeLoop is the send pipeline: Subject → pre-processors and auth →
+// throttle → the single writer.
+func (s *session) writeLoop() {
+	defer s.wg.Done()
+	var out rxgo.Observable = operators.Chain[*envelope]{s.m.prepare}.
+		Observable(s.sends.Observable(source.Config{}))
+	if t := s.m.cfg.throttler; t != nil {
+		out = operators.Throttle(out, func(ctx context.Context, v any) error {
+			e := v.(*envelope)
+			if e.err != nil || e.limitID == "" {
+				return nil
+			}
+			// Wait while both the sender and the session want the frame.
+			wctx, cancel := context.WithCancel(e.ctx)
+			defer cancel()
+			defer context.AfterFunc(ctx, cancel)()
+			return t.Acquire(wctx, e.limitID)
+		}, func(v any, err error) any {
+			e := v.(*envelope)
+			e.err = fmt.Errorf("rxws: throttle %q: %w", e.limitID, err)
+			return e
+		})
+	}
+	_ = sink.Drain(s.ctx, out, s.write, s.report)
+}
+
+// prepare runs the pre-processors and auth on a copy of the request and
+// encodes it. Failures travel in the envelope, so that the stream goes on.
+func (m *Manager) prepare(_ context.Context, e *envelope) (*envelope, bool, error) {
+	if e.control {
+		return e, true, nil
+	}
+	if e.state.Load() != pending {
+		return e, false, nil
+	}
+	req := e.req.clone()
+	var err error
+	for i, p := range m.cfg.pre {
+		if req, err = p.PreProcess(e.ctx, req); err != nil {
+			e.err = fmt.Errorf("rxws: pre-processor %d: %w", i, err)
+			return e, true, nil
+		}
+	}
+	if req.AuthRequired {
+		if m.cfg.auth == nil {
+			e.err = errors.New("rxws: request requires auth and the manager has no Auth")
+			return e, true, nil
+		}
+		if req, err = m.cfg.auth.AuthenticateWS(e.ctx, req); err != nil {
+			e.err = fmt.Errorf("rxws: auth: %w", err)
+			return e, true, nil
+		}
+	}
+	e.limitID = req.LimitID
+	e.mt, e.data, e.err = req.frame()
+	return e, true, nil
+}
+
+// write is the only place data frames reach the socket.
+func (s *session) write(v any) error {
+	e := v.(*envelope)
+	if !e.state.CompareAndSwap(pending, writing) {
+		return errSkipped
+	}
+	if e.err != nil {
+		return e.err
+	}
+	if err := write(s.ws, s.cfg.writeTimeout, e.mt, e.data); err != nil {
+		err = fmt.Errorf("rxws: write to %s: %w", s.url, err)
+		s.stop(err) // a failed write leaves the stream in an unknown state
+		return err
+	}
+	return nil
+}
+
+func (s *session) report(v any, err error) {
+	if e, ok := v.(*envelope); ok && err != errSkipped {
+		e.done <- err
+	}
+}

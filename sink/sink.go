@@ -1,0 +1,41 @@
+// Package sink holds generic sinks for observable pipelines: the end of a
+// pipeline, where items leave for the outside world. It knows nothing of
+// WebSockets.
+package sink
+
+import (
+	"context"
+
+	"github.com/reactivex/rxgo/v2"
+)
+
+// Drain observes in and calls write for each value, one at a time, in the
+// calling goroutine: whatever write touches has exactly one writer, which is
+// what a network connection needs. After each value, report is told the
+// value and write's error (nil on success); an error item from upstream is
+// reported with a nil value. A failed write does not stop the drain: the
+// caller decides, through ctx, when the pipeline is over.
+//
+// Drain returns nil when in completes, or ctx's error once ctx ends; either
+// way every goroutine of the pipeline has been told to stop, because Drain
+// observes in with ctx.
+func Drain(ctx context.Context, in rxgo.Observable, write func(v any) error, report func(v any, err error)) error {
+	items := in.Observe(rxgo.WithContext(ctx))
+	for {
+		select {
+		case item, ok := <-items:
+			if !ok {
+				return ctx.Err()
+			}
+			if item.E != nil {
+				report(nil, item.E)
+				continue
+			}
+			report(item.V, write(item.V))
+		case <-ctx.Done():
+			// Not every source honours the context (rxgo.FromChannel does
+			// not), so stop here rather than wait for it to close.
+			return ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,59 @@
+package sink_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/sink"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestDrainWritesInOrderAndReportsEach(t *testing.T) {
+	boom := errors.New("boom")
+	in := rxgo.Just(1, 2, boom, 3)()
+	var written []any
+	var reports []string
+	err := sink.Drain(context.Background(), in,
+		func(v any) error {
+			written = append(written, v)
+			if v == 2 {
+				return errors.New("write failed")
+			}
+			return nil
+		},
+		func(v any, err error) {
+			s := "ok"
+			if err != nil {
+				s = err.Error()
+			}
+			reports = append(reports, s)
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(written, []any{1, 2, 3}) {
+		t.Fatalf("written %v", written)
+	}
+	if want := []string{"ok", "write failed", "boom", "ok"}; !reflect.DeepEqual(reports, want) {
+		t.Fatalf("reports %v, want %v", reports, want)
+	}
+}
+
+func TestDrainStopsWithContext(t *testing.T) {
+	ch := make(chan rxgo.Item)
+	ctx, cancel := context.WithCancel(context.Background())
+	in := rxgo.FromChannel(ch)
+	done := make(chan error)
+	go func() { done <- sink.Drain(ctx, in, func(any) error { return nil }, func(any, error) {}) }()
+	ch <- rxgo.Of(1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+	close(ch)
+}
