@@ -469,7 +469,10 @@ func TestSendWithCancelledContext(t *testing.T) {
 func TestFactoryClosesItsManagers(t *testing.T) {
 	srv := testutil.NewServer(t, testutil.Echo)
 	f := rxws.NewFactory(nil, rxws.WithPreProcessors(rxws.PreProcessorFunc(
-		func(_ context.Context, r rxws.Request) (rxws.Request, error) { r.Payload = "factory:" + r.Payload.(string); return r, nil })))
+		func(_ context.Context, r rxws.Request) (rxws.Request, error) {
+			r.Payload = "factory:" + r.Payload.(string)
+			return r, nil
+		})))
 	ctx := testCtx(t)
 	var ms []*rxws.Manager
 	for range 3 {
