@@ -36,6 +36,7 @@ type Manager struct {
 	subs       []Request // requests passed to Subscribe, in order
 
 	lastRecv atomic.Int64 // clock's UnixNano of the last data frame; unset is math.MinInt64
+	lastAct  atomic.Int64 // the same for any frame
 }
 
 // NewManager returns an unconnected Manager on conn (nil means a new
@@ -47,6 +48,7 @@ func NewManager(conn *Connection, opts ...Option) *Manager {
 	}
 	m := &Manager{cfg: cfg, conn: conn, msgs: source.NewSubject[rxgo.Item]()}
 	m.lastRecv.Store(math.MinInt64)
+	m.lastAct.Store(math.MinInt64)
 	for _, p := range cfg.post {
 		m.post = append(m.post, func(ctx context.Context, r *Response) (*Response, bool, error) {
 			out, err := p.PostProcess(ctx, r)
@@ -169,7 +171,7 @@ func (m *Manager) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.send(ctx, &envelope{ctx: ctx, control: true, mt: websocket.PingMessage})
+	return s.send(ctx, &envelope{ctx: ctx, control: true, mt: pingFrame})
 }
 
 // Messages returns the incoming messages as a hot Observable: each item is a
@@ -237,8 +239,9 @@ func (m *Manager) Receive(ctx context.Context) (*Response, error) {
 
 // LastRecvTime is the clock's time of the last data frame received, or the
 // zero time before the first.
-func (m *Manager) LastRecvTime() time.Time {
-	n := m.lastRecv.Load()
+func (m *Manager) LastRecvTime() time.Time { return unixOrZero(m.lastRecv.Load()) }
+
+func unixOrZero(n int64) time.Time {
 	if n == math.MinInt64 {
 		return time.Time{}
 	}

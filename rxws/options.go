@@ -76,6 +76,9 @@ type connectConfig struct {
 	handshakeTimeout time.Duration
 	writeTimeout     time.Duration
 	readLimit        int64
+	heartbeat        time.Duration
+	heartbeatReq     Request
+	heartbeatReply   func(*Response) bool
 }
 
 func newConnectConfig(opts []ConnectOption) connectConfig {
@@ -143,4 +146,17 @@ func WithWriteTimeout(d time.Duration) ConnectOption {
 // DefaultReadLimit). A bigger one ends the connection.
 func WithReadLimit(n int64) ConnectOption {
 	return func(c *connectConfig) { c.readLimit = n }
+}
+
+// WithHeartbeat sends req through the normal send pipeline (pre-processors,
+// auth, throttler) every interval, for servers that want an application-level
+// ping such as {"op":"ping"} or the text "ping". Messages for which isReply
+// returns true are taken out of the stream before the post-processors; a
+// nil isReply keeps every message. Heartbeats are independent of WithAutoPing.
+func WithHeartbeat(interval time.Duration, req Request, isReply func(*Response) bool) ConnectOption {
+	return func(c *connectConfig) {
+		c.heartbeat = interval
+		c.heartbeatReq = req.clone()
+		c.heartbeatReply = isReply
+	}
 }

@@ -34,6 +34,8 @@ type session struct {
 	sends *source.Subject[*envelope]
 	msgs  *source.Subject[rxgo.Item]
 
+	live liveness
+
 	planned    atomic.Bool // Disconnect was called
 	stopOnce   sync.Once
 	cause      error // what stopped the session; written once in stop
@@ -57,6 +59,8 @@ func (m *Manager) start(ws *websocket.Conn, cfg connectConfig) *session {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.feedCtx, s.feedCancel = context.WithCancel(s.ctx)
 	ws.SetPingHandler(s.onPing)
+	ws.SetPongHandler(s.onPong)
+	s.startLiveness()
 	s.wg.Add(1)
 	go s.writeLoop()
 	go s.readLoop()
@@ -77,6 +81,7 @@ func (s *session) stop(cause error) {
 	s.stopOnce.Do(func() {
 		s.cause = cause
 		s.cancel()
+		s.stopLiveness()
 		s.sends.Close(ErrNotConnected)
 		s.m.conn.close(s.ws)
 	})
@@ -98,29 +103,52 @@ func (s *session) readLoop() {
 	s.stop(err)
 }
 
+// readOne reads the next data frame (control frames are handled by
+// gorilla's handlers inside ReadMessage) and runs the post-processors.
+// Between its return of a kept message and its next call the reader is
+// parked in Publish, which liveness must know.
 func (s *session) readOne() (rxgo.Item, bool, error) {
+	s.live.parked.Store(false)
 	mt, data, err := s.ws.ReadMessage()
 	if err != nil {
 		return rxgo.Item{}, false, err
 	}
 	now := s.m.cfg.clock.Now()
-	s.m.lastRecv.Store(now.UnixNano())
+	n := now.UnixNano()
+	s.m.lastRecv.Store(n)
+	s.m.lastAct.Store(n)
+	s.dataRead(n)
 	resp := &Response{kind: KindText, raw: data, at: now}
 	if mt == websocket.BinaryMessage {
 		resp.kind = KindBinary
 	}
-	if len(s.m.post) == 0 {
-		return rxgo.Of(resp), true, nil
+	if isReply := s.cfg.heartbeatReply; isReply != nil && isReply(resp) {
+		return rxgo.Item{}, false, nil
 	}
-	out, keep, err := s.m.post.Run(s.ctx, resp)
-	if err != nil {
-		return rxgo.Error(fmt.Errorf("rxws: post-processor: %w", err)), true, nil
+	item := rxgo.Of(resp)
+	if len(s.m.post) > 0 {
+		out, keep, err := s.m.post.Run(s.ctx, resp)
+		switch {
+		case err != nil:
+			item = rxgo.Error(fmt.Errorf("rxws: post-processor: %w", err))
+		case !keep:
+			return rxgo.Item{}, false, nil
+		default:
+			item = rxgo.Of(out)
+		}
 	}
-	return rxgo.Of(out), keep, nil
+	s.live.parked.Store(true)
+	return item, true, nil
+}
+
+func (s *session) onPong(string) error {
+	s.m.lastAct.Store(s.m.cfg.clock.Now().UnixNano())
+	return nil
 }
 
 // onPing answers the peer's ping as gorilla's default handler does.
 func (s *session) onPing(data string) error {
+	s.m.lastAct.Store(s.m.cfg.clock.Now().UnixNano())
 	err := s.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.cfg.writeTimeout))
 	if err == websocket.ErrCloseSent {
 		return nil
@@ -158,6 +186,9 @@ var errSkipped = errors.New("rxws: send cancelled before it was written")
 
 // send puts e through the pipeline and waits for its outcome.
 func (s *session) send(ctx context.Context, e *envelope) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	e.done = make(chan error, 1)
 	if err := s.sends.Publish(ctx, e); err != nil {
 		if errors.Is(err, source.ErrClosed) {
@@ -253,6 +284,9 @@ func (s *session) write(v any) error {
 	}
 	if e.err != nil {
 		return e.err
+	}
+	if e.mt == pingFrame {
+		s.pingWritten()
 	}
 	if err := write(s.ws, s.cfg.writeTimeout, e.mt, e.data); err != nil {
 		err = fmt.Errorf("rxws: write to %s: %w", s.url, err)

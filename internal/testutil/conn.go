@@ -340,3 +340,31 @@ func (c *Conn) notifyLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
 }
+
+// WaitCount waits until at least n frames of message type mt (data or
+// control) have been received and returns how many there are. If the read
+// loop or ctx ends first, it returns the count so far with that error.
+func (c *Conn) WaitCount(ctx context.Context, mt, n int) (int, error) {
+	for {
+		c.mu.Lock()
+		got := 0
+		for _, f := range c.frames {
+			if f.Type == mt {
+				got++
+			}
+		}
+		err, ch := c.err, c.changed
+		c.mu.Unlock()
+		if got >= n {
+			return got, nil
+		}
+		if err != nil {
+			return got, err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return got, ctx.Err()
+		}
+	}
+}

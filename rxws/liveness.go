@@ -1,0 +1,171 @@
+package rxws
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rxpype/rxpype/clock"
+)
+
+const pingFrame = websocket.PingMessage
+
+// liveness holds one session's timers. None of them costs a goroutine while
+// it waits: deadlines are clock.AfterFunc timers, checked when they fire,
+// and only auto ping and heartbeats (tickers) run a goroutine.
+//
+// The rules, chosen so that a busy feed is never declared dead:
+//   - a ping is answered by any frame read after it (pong, ping or data);
+//   - while the reader is parked holding a message nobody has taken, the
+//     peer is not judged: the reader is not reading, so silence is ours;
+//   - the message timeout counts data frames only.
+type liveness struct {
+	clock clock.Clock
+
+	mu      sync.Mutex
+	pongDue *clock.Timer // fires pingTimeout after the oldest unanswered ping
+	armed   bool
+	pingAt  int64 // UnixNano of the ping pongDue judges
+	lastPng int64 // UnixNano of the latest ping written
+
+	msgDue   *clock.Timer
+	lastData atomic.Int64 // UnixNano of the session's last data frame (or its start)
+	parked   atomic.Bool  // the reader waits for a subscriber instead of reading
+}
+
+// startLiveness arms the session's timers. It runs inside Connect, so that
+// when Connect returns every timer already counts from the clock's now.
+func (s *session) startLiveness() {
+	l := &s.live
+	l.clock = s.m.cfg.clock
+	l.lastData.Store(l.clock.Now().UnixNano())
+	if d := s.cfg.messageTimeout; d > 0 {
+		l.msgDue = l.clock.AfterFunc(d, s.messageDue)
+	}
+	var ping, beat *clock.Ticker
+	if s.cfg.autoPing && s.cfg.pingInterval > 0 {
+		ping = l.clock.Ticker(s.cfg.pingInterval)
+	}
+	if s.cfg.heartbeat > 0 {
+		beat = l.clock.Ticker(s.cfg.heartbeat)
+	}
+	if ping == nil && beat == nil {
+		return
+	}
+	s.wg.Add(1)
+	go s.tick(ping, beat)
+}
+
+// stopLiveness stops every timer; the tick goroutine ends with the session.
+func (s *session) stopLiveness() {
+	l := &s.live
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pongDue != nil {
+		l.pongDue.Stop()
+	}
+	if l.msgDue != nil {
+		l.msgDue.Stop()
+	}
+}
+
+func (s *session) tick(ping, beat *clock.Ticker) {
+	defer s.wg.Done()
+	var pc, bc <-chan time.Time
+	if ping != nil {
+		defer ping.Stop()
+		pc = ping.C
+	}
+	if beat != nil {
+		defer beat.Stop()
+		bc = beat.C
+	}
+	for {
+		select {
+		case <-pc:
+			_ = s.send(s.ctx, &envelope{ctx: s.ctx, control: true, mt: pingFrame})
+		case <-bc:
+			// A heartbeat that a processor refuses is not fatal; a failed
+			// write ends the session on its own.
+			_ = s.send(s.ctx, &envelope{ctx: s.ctx, req: s.cfg.heartbeatReq})
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// pingWritten arms the pong deadline for a ping about to be written, unless
+// an older unanswered ping already holds it.
+func (s *session) pingWritten() {
+	l := &s.live
+	d := s.cfg.pingTimeout
+	if d <= 0 {
+		return
+	}
+	now := l.clock.Now().UnixNano()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lastPng = now
+	if l.armed || s.ctx.Err() != nil {
+		return
+	}
+	l.armed, l.pingAt = true, now
+	if l.pongDue == nil {
+		l.pongDue = l.clock.AfterFunc(d, s.pongDue)
+	} else {
+		l.pongDue.Reset(d)
+	}
+}
+
+func (s *session) pongDue() {
+	if s.ctx.Err() != nil {
+		return
+	}
+	l := &s.live
+	act := s.m.lastAct.Load()
+	l.mu.Lock()
+	l.armed = false
+	if act >= l.pingAt || l.parked.Load() {
+		// Answered. A later ping still unanswered gets its own deadline.
+		if l.lastPng > l.pingAt && l.lastPng > act {
+			l.armed, l.pingAt = true, l.lastPng
+			l.pongDue.Reset(time.Duration(l.lastPng + int64(s.cfg.pingTimeout) - l.clock.Now().UnixNano()))
+		}
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	s.stop(fmt.Errorf("%w: no frame from %s within %v of a ping", ErrPingTimeout, s.url, s.cfg.pingTimeout))
+}
+
+// dataRead restarts the message timeout; the reader calls it on every data frame.
+func (s *session) dataRead(now int64) {
+	l := &s.live
+	l.lastData.Store(now)
+	if l.msgDue != nil {
+		l.msgDue.Reset(s.cfg.messageTimeout)
+	}
+}
+
+func (s *session) messageDue() {
+	if s.ctx.Err() != nil {
+		return
+	}
+	l := &s.live
+	d := s.cfg.messageTimeout
+	if l.parked.Load() {
+		l.msgDue.Reset(d)
+		return
+	}
+	if l.clock.Now().UnixNano()-l.lastData.Load() < int64(d) {
+		return // a data frame came in as the timer fired, and re-armed it
+	}
+	s.stop(fmt.Errorf("%w: no data frame from %s for %v", ErrMessageTimeout, s.url, d))
+}
+
+// LastActivity is the clock's time of the last frame of any kind received
+// (data, ping or pong), or the zero time before the first. Compared with
+// LastRecvTime it tells a quiet feed (pongs, no data) from a dead one.
+func (m *Manager) LastActivity() time.Time { return unixOrZero(m.lastAct.Load()) }
