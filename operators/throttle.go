@@ -1,0 +1,86 @@
+// Package operators holds generic operators for rxgo v2 pipelines: ordered
+// chains, throttling, decoding, taps and metrics. They know nothing of
+// WebSockets, so any observable pipeline can use them; package rxws is only
+// their first user.
+//
+// rxgo v2.5.0 runs every operator in its own goroutine, stops at the first
+// error item, and leaks its goroutines when a consumer stops reading without
+// cancelling. The operators here are built so that none of that bites: each
+// is one goroutine reading its upstream in order, error items flow through
+// rather than ending the stream, and everything stops when the context passed
+// with rxgo.WithContext ends. Always cancel that context when done with a
+// pipeline.
+package operators
+
+import (
+	"context"
+
+	"github.com/reactivex/rxgo/v2"
+)
+
+// Throttle lets each value of in through only after acquire(ctx, value)
+// returns nil, calling acquire for one value at a time in arrival order, so
+// items leave in the order they came and a rate limiter sees requests in the
+// order they were made. ctx is the pipeline's context (from rxgo.WithContext in
+// opts or in Observe), so a cancelled pipeline also abandons a pending wait.
+//
+// When acquire fails, the stream goes on: the item becomes onErr(value, err)
+// if onErr is not nil, so the caller can report the failure per item (for
+// example to whoever sent it), or otherwise an error item carrying err.
+// Error items from upstream pass through untouched and do not end the
+// stream. If acquire fails because ctx ended, Throttle stops without
+// emitting anything more.
+//
+// opts configure the returned Observable as for any rxgo operator
+// (rxgo.WithContext, rxgo.WithBufferedChannel); only the context is passed
+// on to in. Throttle runs no goroutine until observed, and its goroutine ends
+// when in completes or ctx ends.
+func Throttle(in rxgo.Observable, acquire func(ctx context.Context, item any) error,
+	onErr func(item any, err error) any, opts ...rxgo.Option) rxgo.Observable {
+	return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
+		throttle(ctx, in.Observe(rxgo.WithContext(ctx)), next, acquire, onErr)
+	}}, opts...)
+}
+
+func throttle(ctx context.Context, up <-chan rxgo.Item, next chan<- rxgo.Item,
+	acquire func(context.Context, any) error, onErr func(any, error) any) {
+	send := func(it rxgo.Item) bool {
+		select {
+		case next <- it:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for {
+		var item rxgo.Item
+		var ok bool
+		select {
+		case item, ok = <-up:
+			if !ok {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+		if item.Error() {
+			if !send(item) {
+				return
+			}
+			continue
+		}
+		if err := acquire(ctx, item.V); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if onErr != nil {
+				item = rxgo.Of(onErr(item.V, err))
+			} else {
+				item = rxgo.Error(err)
+			}
+		}
+		if !send(item) {
+			return
+		}
+	}
+}

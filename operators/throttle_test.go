@@ -1,0 +1,209 @@
+package operators_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reactivex/rxgo/v2"
+
+	"github.com/rxpype/rxpype/operators"
+)
+
+// A stuck test must fail, not hang until the go test timeout.
+const stuck = 10 * time.Second
+
+// source emits items and completes, stopping early if ctx ends, as every
+// producer in a pipeline must.
+func source(items ...rxgo.Item) rxgo.Observable {
+	return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
+		for _, it := range items {
+			select {
+			case next <- it:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}})
+}
+
+func values(n int) []rxgo.Item {
+	items := make([]rxgo.Item, n)
+	for i := range items {
+		items[i] = rxgo.Of(i)
+	}
+	return items
+}
+
+// collect reads ch to its end, rendering each item as its value or "err:...".
+func collect(t *testing.T, ch <-chan rxgo.Item) []string {
+	t.Helper()
+	var got []string
+	timeout := time.After(stuck)
+	for {
+		select {
+		case it, ok := <-ch:
+			if !ok {
+				return got
+			}
+			if it.Error() {
+				got = append(got, "err:"+it.E.Error())
+			} else {
+				got = append(got, fmt.Sprint(it.V))
+			}
+		case <-timeout:
+			t.Fatalf("stream did not end; got %v so far", got)
+		}
+	}
+}
+
+func TestThrottleCallsAcquireOncePerValueInOrder(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var seen []any
+	var inFlight, overlaps atomic.Int32
+	acquire := func(_ context.Context, v any) error {
+		if inFlight.Add(1) > 1 {
+			overlaps.Add(1)
+		}
+		defer inFlight.Add(-1)
+		seen = append(seen, v) // safe only because calls never overlap
+		return nil
+	}
+	got := collect(t, operators.Throttle(source(values(200)...), acquire, nil, rxgo.WithContext(ctx)).Observe())
+
+	want := make([]string, 200)
+	wantSeen := make([]any, 200)
+	for i := range want {
+		want[i], wantSeen[i] = fmt.Sprint(i), i
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("items out of order or lost: %v", got)
+	}
+	if !reflect.DeepEqual(seen, wantSeen) {
+		t.Fatalf("acquire saw %v", seen)
+	}
+	if overlaps.Load() != 0 {
+		t.Fatal("acquire ran concurrently with itself")
+	}
+}
+
+func TestThrottleHoldsEachItemUntilAcquireReturns(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gate := make(chan struct{})
+	acquire := func(ctx context.Context, _ any) error {
+		select {
+		case <-gate:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	out := operators.Throttle(source(values(3)...), acquire, nil, rxgo.WithContext(ctx)).Observe()
+	for i := 0; i < 3; i++ {
+		select {
+		case it := <-out:
+			t.Fatalf("item %v passed before acquire allowed it", it.V)
+		default:
+		}
+		gate <- struct{}{}
+		if it := <-out; it.V != i {
+			t.Fatalf("got %v, want %d", it.V, i)
+		}
+	}
+	if got := collect(t, out); len(got) != 0 {
+		t.Fatalf("extra items %v", got)
+	}
+}
+
+func TestThrottleFailureBecomesAnItemAndTheStreamGoesOn(t *testing.T) {
+	errOdd := errors.New("odd")
+	acquire := func(_ context.Context, v any) error {
+		if v.(int)%2 == 1 {
+			return errOdd
+		}
+		return nil
+	}
+	onErr := func(v any, err error) any { return fmt.Sprintf("%v failed: %v", v, err) }
+
+	for _, tc := range []struct {
+		name  string
+		onErr func(any, error) any
+		want  []string
+	}{
+		{"onErr maps it to a value", onErr, []string{"0", "1 failed: odd", "2", "3 failed: odd", "4"}},
+		{"no onErr emits an error item", nil, []string{"0", "err:odd", "2", "err:odd", "4"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			got := collect(t, operators.Throttle(source(values(5)...), acquire, tc.onErr, rxgo.WithContext(ctx)).Observe())
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestThrottlePassesUpstreamErrorsWithoutAcquiring(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls atomic.Int32
+	acquire := func(context.Context, any) error { calls.Add(1); return nil }
+	in := source(rxgo.Of(1), rxgo.Error(errors.New("boom")), rxgo.Of(2))
+	got := collect(t, operators.Throttle(in, acquire, nil, rxgo.WithContext(ctx)).Observe())
+	if want := []string{"1", "err:boom", "2"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("acquire called %d times, want 2", calls.Load())
+	}
+}
+
+// blockingAcquire waits for ctx, like a throttler with no capacity left, and
+// tells the test once it is waiting.
+func blockingAcquire(waiting chan<- struct{}) func(context.Context, any) error {
+	return func(ctx context.Context, _ any) error {
+		waiting <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+}
+
+func TestThrottleStopsWhenTheContextEnds(t *testing.T) {
+	for _, where := range []string{"operator option", "Observe option"} {
+		t.Run(where, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			waiting := make(chan struct{}, 1)
+			var obs rxgo.Observable
+			var out <-chan rxgo.Item
+			if where == "operator option" {
+				obs = operators.Throttle(source(values(10)...), blockingAcquire(waiting), nil, rxgo.WithContext(ctx))
+				out = obs.Observe()
+			} else {
+				obs = operators.Throttle(source(values(10)...), blockingAcquire(waiting), nil)
+				out = obs.Observe(rxgo.WithContext(ctx))
+			}
+			<-waiting
+			cancel()
+			if got := collect(t, out); len(got) != 0 {
+				t.Fatalf("items after cancel: %v", got)
+			}
+		})
+	}
+}
+
+func TestThrottleWithAConsumerThatStopsReading(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out := operators.Throttle(source(values(10)...), func(context.Context, any) error { return nil }, nil,
+		rxgo.WithContext(ctx)).Observe()
+	<-out // take one, then walk away: cancelling must release the rest
+	cancel()
+	collect(t, out)
+}
