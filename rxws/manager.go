@@ -32,8 +32,13 @@ type Manager struct {
 	sess       *session
 	connecting bool
 	msgs       *source.Subject[rxgo.Item]
-	lastErr    error     // how the last session ended
-	subs       []Request // requests passed to Subscribe, in order
+	lastErr    error          // how the last session ended
+	subs       []subscription // requests passed to Subscribe, in order
+	outage     chan struct{}  // non-nil while reconnecting; closed when it ends
+	endLife    context.CancelFunc
+	retries    sync.WaitGroup // reconnect goroutines
+
+	states *source.Subject[State]
 
 	lastRecv atomic.Int64 // clock's UnixNano of the last data frame; unset is math.MinInt64
 	lastAct  atomic.Int64 // the same for any frame
@@ -46,7 +51,7 @@ func NewManager(conn *Connection, opts ...Option) *Manager {
 	if conn == nil {
 		conn = &Connection{clock: cfg.clock}
 	}
-	m := &Manager{cfg: cfg, conn: conn, msgs: source.NewSubject[rxgo.Item]()}
+	m := &Manager{cfg: cfg, conn: conn, msgs: source.NewSubject[rxgo.Item](), states: source.NewSubject[State]()}
 	m.lastRecv.Store(math.MinInt64)
 	m.lastAct.Store(math.MinInt64)
 	for _, p := range cfg.post {
@@ -65,23 +70,31 @@ func NewManager(conn *Connection, opts ...Option) *Manager {
 // if ctx ends first.
 func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption) error {
 	m.mu.Lock()
-	if m.sess != nil || m.connecting {
+	if m.sess != nil || m.connecting || m.outage != nil {
 		m.mu.Unlock()
 		return ErrAlreadyConnected
 	}
 	m.connecting = true
 	m.mu.Unlock()
 
+	m.emit(State{Kind: StateConnecting})
 	cfg := newConnectConfig(opts)
 	ws, err := m.conn.dial(ctx, url, cfg)
 
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.connecting = false
 	if err != nil {
+		m.mu.Unlock()
+		m.emit(State{Kind: StateDisconnected, Cause: err})
 		return err
 	}
-	m.sess = m.start(ws, cfg)
+	var life context.Context
+	life, m.endLife = context.WithCancel(context.Background())
+	s := m.start(ws, cfg, url, life)
+	close(s.ready)
+	m.sess = s
+	m.mu.Unlock()
+	m.emit(State{Kind: StateConnected})
 	return nil
 }
 
@@ -100,9 +113,18 @@ func (m *Manager) Connected() bool {
 // connection is closed either way.
 func (m *Manager) Disconnect(ctx context.Context) error {
 	m.mu.Lock()
-	s := m.sess
+	s, end := m.sess, m.endLife
 	m.mu.Unlock()
+	if end != nil {
+		end() // no reconnect from here on
+	}
 	if s == nil {
+		m.retries.Wait()
+		m.mu.Lock()
+		if m.outage != nil { // stopped during a backoff
+			m.finishLocked(nil)
+		}
+		m.mu.Unlock()
 		return nil
 	}
 	if s.planned.CompareAndSwap(false, true) {
@@ -124,54 +146,107 @@ func (m *Manager) Disconnect(ctx context.Context) error {
 	}
 	select {
 	case <-s.done:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	m.retries.Wait()
+	return nil
 }
 
 // Send writes req and returns once the frame is written, or with the error
 // that stopped it: a pre-processor's, auth's, the throttler's, the write's,
 // or ctx's. Nothing is written when a processor or auth fails, or when ctx
 // ends before the frame is handed to the socket. req is not changed.
+//
+// During a reconnect outage Send waits for the next connection (and for the
+// subscriptions to be sent again) until ctx ends, unless WithFailFast was
+// given. A send that the lost connection never wrote goes out once on the
+// next one; one that was being written when it broke fails with the error.
 func (m *Manager) Send(ctx context.Context, req Request) error {
-	s, err := m.current()
-	if err != nil {
-		return err
-	}
-	return s.send(ctx, &envelope{ctx: ctx, req: req})
+	return m.deliver(ctx, func() *envelope { return &envelope{ctx: ctx, req: req} })
 }
 
-// Subscribe sends req like Send and, once it is written, remembers it as a
-// subscription of this manager.
+func (m *Manager) deliver(ctx context.Context, env func() *envelope) error {
+	for {
+		s, err := m.current(ctx)
+		if err != nil {
+			return err
+		}
+		err = s.send(ctx, env())
+		if err != errSessionGone {
+			return err
+		}
+		// The session ended before writing it: try the next one, if any.
+	}
+}
+
+// Subscribe sends req like Send and, once it is written, remembers it: with
+// WithReconnect, every remembered subscription is sent again on each new
+// connection, in order. Subscribing to a request identical to a remembered
+// one (same kind and encoded payload) sends it but remembers it once.
 func (m *Manager) Subscribe(ctx context.Context, req Request) error {
 	if err := m.Send(ctx, req); err != nil {
 		return err
 	}
+	id := identity(req)
 	m.mu.Lock()
-	m.subs = append(m.subs, req.clone())
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	for _, s := range m.subs {
+		if s.id == id {
+			return nil
+		}
+	}
+	m.subs = append(m.subs, subscription{id: id, req: req.clone()})
 	return nil
 }
 
-// Subscriptions returns the requests passed to Subscribe, in order.
+// Unsubscribe forgets the subscription made with sub (matched by kind and
+// encoded payload, as Subscribe remembers it) so that it is not sent again
+// on a reconnect, then sends unsub, the server's unsubscribe request, like
+// Send. The subscription is forgotten even if the send fails.
+func (m *Manager) Unsubscribe(ctx context.Context, sub, unsub Request) error {
+	id := identity(sub)
+	m.mu.Lock()
+	for i, s := range m.subs {
+		if s.id == id {
+			m.subs = append(m.subs[:i:i], m.subs[i+1:]...)
+			break
+		}
+	}
+	m.mu.Unlock()
+	return m.Send(ctx, unsub)
+}
+
+// Subscriptions returns the remembered subscriptions, in order.
 func (m *Manager) Subscriptions() []Request {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]Request, len(m.subs))
-	for i, r := range m.subs {
-		out[i] = r.clone()
+	for i, s := range m.subs {
+		out[i] = s.req.clone()
 	}
 	return out
 }
 
-// Ping writes a ping frame through the writer, in order with sends.
+// Ping writes a ping frame through the writer, in order with sends. The
+// peer must answer (with any frame) within the ping timeout.
 func (m *Manager) Ping(ctx context.Context) error {
-	s, err := m.current()
-	if err != nil {
-		return err
-	}
-	return s.send(ctx, &envelope{ctx: ctx, control: true, mt: pingFrame})
+	return m.deliver(ctx, func() *envelope { return &envelope{ctx: ctx, control: true, mt: pingFrame} })
+}
+
+// States returns the manager's connection state changes as a hot
+// Observable of State values, from the moment of each Observe on. Each
+// observer keeps the latest 64 changes if it falls behind (older ones are
+// dropped, never the manager held). Pass rxgo.WithContext and cancel it to
+// stop observing.
+func (m *Manager) States(opts ...rxgo.Option) rxgo.Observable {
+	return m.states.Observable(source.Config{Buffer: 64, Policy: source.DropOldest}, opts...)
+}
+
+func (m *Manager) emit(st State) {
+	st.At = m.cfg.clock.Now()
+	st.URL = m.conn.URL()
+	m.states.Emit(st)
 }
 
 // Messages returns the incoming messages as a hot Observable: each item is a
@@ -222,7 +297,7 @@ func (m *Manager) IterMessages(ctx context.Context) iter.Seq2[*Response, error] 
 // returns io.EOF after a normal close, the connection's error after any
 // other, and ErrNotConnected when there is no connection.
 func (m *Manager) Receive(ctx context.Context) (*Response, error) {
-	if _, err := m.current(); err != nil {
+	if _, err := m.current(ctx); err != nil {
 		return nil, err
 	}
 	sub := m.stream().Subscribe(source.Config{Once: true})
@@ -248,14 +323,39 @@ func unixOrZero(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
-// current returns the live session, or ErrNotConnected saying why there is none.
-func (m *Manager) current() (*session, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.sess == nil {
-		return nil, m.notConnected()
+// current returns the live session once it is ready (its subscriptions sent
+// again), waiting through a reconnect outage unless failing fast, or
+// ErrNotConnected saying why there is none.
+func (m *Manager) current(ctx context.Context) (*session, error) {
+	for {
+		m.mu.Lock()
+		s, outage := m.sess, m.outage
+		if s == nil && (outage == nil || m.cfg.failFast) {
+			err := m.notConnected()
+			m.mu.Unlock()
+			return nil, err
+		}
+		m.mu.Unlock()
+		if s != nil {
+			ready := s.ready
+			if s.ctx.Err() != nil {
+				ready = nil // stopping: wait for its end, and what follows
+			}
+			select {
+			case <-ready:
+				return s, nil
+			case <-s.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		select {
+		case <-outage:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	return m.sess, nil
 }
 
 func (m *Manager) notConnected() error {
@@ -283,15 +383,115 @@ func (m *Manager) openStream() *source.Subject[rxgo.Item] {
 	return m.msgs
 }
 
-// ended is called by a session once all its goroutines are gone.
+// ended is called by a session once all its goroutines are gone: it starts
+// a reconnect, or ends the stream.
 func (m *Manager) ended(s *session, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.sess == s {
 		m.sess = nil
 	}
+	if !s.planned.Load() && s.cfg.reconnect != nil && s.life.Err() == nil {
+		cause := err
+		if cause == nil {
+			cause = &CloseError{URL: s.url, Code: websocket.CloseNormalClosure}
+		}
+		if m.outage == nil {
+			m.outage = make(chan struct{})
+		}
+		m.retries.Add(1)
+		go m.reconnect(s, cause)
+		return
+	}
+	m.finishLocked(err)
+}
+
+// finishLocked ends the stream with err (nil: normal completion). m.mu is held.
+func (m *Manager) finishLocked(err error) {
 	m.lastErr = err
-	s.msgs.Close(err)
+	m.msgs.Close(err)
+	if m.outage != nil {
+		close(m.outage)
+		m.outage = nil
+	}
+	if m.endLife != nil {
+		m.endLife()
+		m.endLife = nil
+	}
+	m.emit(State{Kind: StateDisconnected, Cause: err})
+}
+
+// reconnect dials again after prev was lost, waiting the backoff on the
+// clock, until it succeeds, gives up, or Disconnect ends prev.life.
+func (m *Manager) reconnect(prev *session, cause error) {
+	defer m.retries.Done()
+	life, cfg, b := prev.life, prev.cfg, *prev.cfg.reconnect
+	since := m.cfg.clock.Now()
+	for attempt := 1; ; attempt++ {
+		if b.MaxAttempts > 0 && attempt > b.MaxAttempts {
+			m.mu.Lock()
+			if life.Err() == nil {
+				m.finishLocked(&GaveUpError{URL: prev.url, Attempts: b.MaxAttempts, Last: cause})
+			}
+			m.mu.Unlock()
+			return
+		}
+		wait := b.Delay(attempt)
+		t := m.cfg.clock.Timer(wait) // armed before it is announced, so that a test may move the clock on the news
+		m.emit(State{Kind: StateReconnecting, Attempt: attempt, Wait: wait, Cause: cause})
+		select {
+		case <-t.C:
+		case <-life.Done():
+			t.Stop()
+			return
+		}
+		ws, err := m.conn.dial(life, prev.rawURL, cfg)
+		if err != nil {
+			cause = err
+			continue
+		}
+		m.mu.Lock()
+		if life.Err() != nil {
+			m.mu.Unlock()
+			_ = m.conn.close(ws)
+			return
+		}
+		s := m.start(ws, cfg, prev.rawURL, life)
+		m.sess = s
+		close(m.outage) // waiting sends move on to wait for s.ready
+		m.outage = nil
+		subs := append([]subscription(nil), m.subs...)
+		m.mu.Unlock()
+		// Subscriptions go first, through the whole pipeline; queued sends
+		// wait for ready. If this connection fails too, its end starts the
+		// next reconnect.
+		replayed := true
+		for _, sub := range subs {
+			if s.send(life, &envelope{ctx: life, req: sub.req}) != nil {
+				replayed = false
+				break
+			}
+		}
+		close(s.ready)
+		if replayed {
+			m.emit(State{Kind: StateConnected, Downtime: m.cfg.clock.Since(since)})
+		}
+		return
+	}
+}
+
+// subscription is a remembered Subscribe request.
+type subscription struct {
+	id  string // kind and encoded payload: what makes two subscriptions the same
+	req Request
+}
+
+func identity(r Request) string {
+	_, data, err := r.frame()
+	if err != nil {
+		return fmt.Sprintf("%v:%#v", r.Kind, r.Payload)
+	}
+	return r.Kind.String() + ":" + string(data)
 }
 
 // classify turns what stopped a session into the error its observers see:

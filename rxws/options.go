@@ -18,6 +18,7 @@ type config struct {
 	post      []PostProcessor
 	clock     clock.Clock
 	throttler *Throttler
+	failFast  bool
 }
 
 func newConfig(opts []Option) config {
@@ -79,6 +80,7 @@ type connectConfig struct {
 	heartbeat        time.Duration
 	heartbeatReq     Request
 	heartbeatReply   func(*Response) bool
+	reconnect        *Backoff
 }
 
 func newConnectConfig(opts []ConnectOption) connectConfig {

@@ -18,10 +18,13 @@ import (
 // session is one connection's life: its reader, its send pipeline and its
 // timers, all ended together by stop.
 type session struct {
-	m   *Manager
-	ws  *websocket.Conn
-	url string
-	cfg connectConfig
+	m      *Manager
+	ws     *websocket.Conn
+	url    string // redacted
+	rawURL string // for redialling
+	cfg    connectConfig
+	life   context.Context // from Connect to Disconnect, across reconnects
+	ready  chan struct{}   // closed once subscriptions are replayed
 
 	ctx    context.Context // ends when the session stops
 	cancel context.CancelFunc
@@ -45,12 +48,15 @@ type session struct {
 }
 
 // start runs a session on ws. The caller holds m.mu.
-func (m *Manager) start(ws *websocket.Conn, cfg connectConfig) *session {
+func (m *Manager) start(ws *websocket.Conn, cfg connectConfig, rawURL string, life context.Context) *session {
 	s := &session{
 		m:          m,
 		ws:         ws,
 		url:        m.conn.URL(),
+		rawURL:     rawURL,
 		cfg:        cfg,
+		life:       life,
+		ready:      make(chan struct{}),
 		sends:      source.NewSubject[*envelope](),
 		msgs:       m.openStream(),
 		readerDone: make(chan struct{}),
@@ -192,7 +198,7 @@ func (s *session) send(ctx context.Context, e *envelope) error {
 	e.done = make(chan error, 1)
 	if err := s.sends.Publish(ctx, e); err != nil {
 		if errors.Is(err, source.ErrClosed) {
-			return s.m.afterStop()
+			return errSessionGone
 		}
 		return err
 	}
@@ -205,18 +211,15 @@ func (s *session) send(ctx context.Context, e *envelope) error {
 		}
 	case <-s.ctx.Done():
 		if e.state.CompareAndSwap(pending, cancelled) {
-			return s.m.afterStop()
+			return errSessionGone
 		}
 	}
 	return <-e.done // the writer has it: its result is moments away
 }
 
-// afterStop is the error for a send that a stopping session will not write.
-func (m *Manager) afterStop() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.notConnected()
-}
+// errSessionGone tells Manager.deliver that the session ended without
+// writing the frame, so the next connection may take it.
+var errSessionGone = errors.New("rxws: connection ended before the frame was written")
 
 // writeLoop is the send pipeline: Subject → pre-processors and auth →
 // throttle → the single writer.

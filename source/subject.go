@@ -132,6 +132,32 @@ func (s *Subject[T]) Publish(ctx context.Context, v T) error {
 	return nil
 }
 
+// Emit hands v to the current subscribers without ever waiting: not for a
+// subscriber to exist (with none, v is dropped uncounted) and not for room (a
+// full Block buffer drops v as DropNewest would, and counts it). Use it for
+// side streams, such as state changes, that must never hold the producer.
+func (s *Subject[T]) Emit(v T) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	select {
+	case <-s.stopping:
+		return
+	default:
+	}
+	for _, sub := range *s.subs.Load() {
+		if sub.policy == Block && !sub.once {
+			select {
+			case sub.ch <- v:
+			case <-sub.left:
+			default:
+				sub.dropped.Add(1)
+			}
+			continue
+		}
+		_ = sub.offer(context.Background(), v)
+	}
+}
+
 // Close ends the stream: subscribers receive what is already buffered, then
 // err (nil means a normal completion, reported by Next as io.EOF). Only the
 // first Close counts. Close does not wait for subscribers to drain.
