@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reactivex/rxgo/v2"
 	"github.com/rxpype/rxpype/internal/testutil"
 	"github.com/rxpype/rxpype/rxws"
 )
@@ -57,3 +58,5 @@ func dataFrames(t *testing.T, srv *testutil.Server, i, n int) []string {
 	}
 	return out
 }
+
+func rxgoCtx(ctx context.Context) rxgo.Option { return rxgo.WithContext(ctx) }

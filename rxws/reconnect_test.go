@@ -1,0 +1,281 @@
+package rxws_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rxpype/rxpype/clock"
+	"github.com/rxpype/rxpype/internal/testutil"
+	"github.com/rxpype/rxpype/rxws"
+)
+
+var exactBackoff = rxws.Backoff{Initial: time.Second, Max: 8 * time.Second, Multiplier: 2, Jitter: rxws.NoJitter}
+
+type reconnectRig struct {
+	mock   *clock.Mock
+	srv    *testutil.Server
+	m      *rxws.Manager
+	states chan rxws.State
+	end    chan error // the stream's end
+	msgs   chan string
+	signed atomic.Int32
+}
+
+// newReconnectRig connects a manager with reconnect, an auth that numbers
+// its signatures, a States observer and a stream listener.
+func newReconnectRig(t *testing.T, b rxws.Backoff, opts ...rxws.Option) *reconnectRig {
+	t.Helper()
+	r := &reconnectRig{mock: clock.NewMock(), states: make(chan rxws.State, 100), end: make(chan error, 1), msgs: make(chan string, 100)}
+	r.srv = testutil.NewServer(t, testutil.Hold)
+	auth := rxws.AuthFunc(func(_ context.Context, req rxws.Request) (rxws.Request, error) {
+		req.Payload = fmt.Sprintf("%s#sig%d", req.Payload, r.signed.Add(1))
+		return req, nil
+	})
+	r.m = rxws.NewManager(nil, append([]rxws.Option{rxws.WithClock(r.mock), rxws.WithAuth(auth)}, opts...)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	statesDone := make(chan struct{})
+	ch := r.m.States(rxgoCtx(ctx)).Observe() // subscribed when Observe returns
+	go func() {
+		defer close(statesDone)
+		for item := range ch {
+			r.states <- item.V.(rxws.State)
+		}
+	}()
+	iterDone := make(chan struct{})
+	started := make(chan struct{})
+	go func() {
+		defer close(iterDone)
+		it := r.m.IterMessages(ctx)
+		close(started)
+		var last error
+		for resp, err := range it {
+			if err != nil {
+				last = err
+				continue
+			}
+			r.msgs <- resp.Data().(string)
+		}
+		r.end <- last
+	}()
+	<-started
+	if err := r.m.Connect(testCtx(t), r.srv.URL, rxws.WithReconnect(b)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = r.m.Disconnect(context.Background())
+		cancel()
+		<-statesDone
+		<-iterDone
+	})
+	return r
+}
+
+// next returns the next state of the given kind, skipping others.
+func (r *reconnectRig) next(t *testing.T, kind rxws.StateKind) rxws.State {
+	t.Helper()
+	ctx := testCtx(t)
+	var skipped []string
+	for {
+		select {
+		case st := <-r.states:
+			if st.Kind == kind {
+				return st
+			}
+			skipped = append(skipped, st.String())
+		case <-ctx.Done():
+			t.Fatalf("no %v state (skipped %q; connected %v)", kind, skipped, r.m.Connected())
+		}
+	}
+}
+
+func subscribeReq(name string) rxws.Request {
+	req := rxws.TextRequest(name)
+	req.AuthRequired = true
+	return req
+}
+
+func TestReconnectReplaysSubscriptionsSignedAgain(t *testing.T) {
+	r := newReconnectRig(t, exactBackoff)
+	ctx := testCtx(t)
+	for _, s := range []string{"sub-a", "sub-b", "sub-c"} {
+		if err := r.m.Subscribe(ctx, subscribeReq(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.m.Unsubscribe(ctx, subscribeReq("sub-b"), rxws.TextRequest("unsub-b")); err != nil {
+		t.Fatal(err)
+	}
+	c0, _ := r.srv.WaitConn(ctx, 0)
+	_ = c0.SendText("before")
+	if got := <-r.msgs; got != "before" {
+		t.Fatal(got)
+	}
+	c0.Drop()
+	st := r.next(t, rxws.StateReconnecting)
+	if st.Attempt != 1 || st.Wait != time.Second || !errors.Is(st.Cause, rxws.ErrClosed) {
+		t.Fatalf("state %v", st)
+	}
+	r.mock.Add(time.Second - time.Nanosecond)
+	if r.srv.Attempts() != 1 {
+		t.Fatal("dialled before the backoff ran out")
+	}
+	r.mock.Add(time.Nanosecond)
+	c1, err := r.srv.WaitConn(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := r.next(t, rxws.StateConnected); st.Downtime != time.Second {
+		t.Fatalf("downtime %v", st.Downtime)
+	}
+	if err := r.m.Send(ctx, rxws.TextRequest("after")); err != nil {
+		t.Fatal(err)
+	}
+	frames, _ := c1.WaitFrames(ctx, 3)
+	var got []string
+	for _, f := range frames {
+		got = append(got, string(f.Data))
+	}
+	if want := []string{"sub-a#sig4", "sub-c#sig5", "after"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("new connection got %q, want %q", got, want)
+	}
+	_ = c1.SendText("resumed")
+	if got := <-r.msgs; got != "resumed" {
+		t.Fatalf("stream after reconnect: %q", got)
+	}
+}
+
+func TestRefusedHandshakesBackOffThenSucceed(t *testing.T) {
+	r := newReconnectRig(t, exactBackoff)
+	ctx := testCtx(t)
+	r.srv.RefuseNext(3, 503, "busy")
+	c0, _ := r.srv.WaitConn(ctx, 0)
+	c0.Drop()
+	var waits []time.Duration
+	for attempt := 1; attempt <= 4; attempt++ {
+		st := r.next(t, rxws.StateReconnecting)
+		if st.Attempt != attempt {
+			t.Fatalf("attempt %d, want %d", st.Attempt, attempt)
+		}
+		var he *rxws.HandshakeError
+		if attempt > 1 && (!errors.As(st.Cause, &he) || he.StatusCode != 503) {
+			t.Fatalf("cause %v", st.Cause)
+		}
+		waits = append(waits, st.Wait)
+		r.mock.Add(st.Wait)
+	}
+	if want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}; !reflect.DeepEqual(waits, want) {
+		t.Fatalf("waits %v, want %v", waits, want)
+	}
+	if st := r.next(t, rxws.StateConnected); st.Downtime != 15*time.Second {
+		t.Fatalf("downtime %v", st.Downtime)
+	}
+	if r.srv.Attempts() != 5 || r.srv.Conns() != 2 {
+		t.Fatalf("attempts %d conns %d", r.srv.Attempts(), r.srv.Conns())
+	}
+}
+
+func TestGivingUpEndsTheStreamWithATypedError(t *testing.T) {
+	b := exactBackoff
+	b.MaxAttempts = 2
+	r := newReconnectRig(t, b)
+	r.srv.RefuseNext(10, 401, "no")
+	c0, _ := r.srv.WaitConn(testCtx(t), 0)
+	c0.Drop()
+	for range 2 {
+		r.mock.Add(r.next(t, rxws.StateReconnecting).Wait)
+	}
+	err := <-r.end
+	var ge *rxws.GaveUpError
+	var he *rxws.HandshakeError
+	if !errors.As(err, &ge) || ge.Attempts != 2 || !errors.Is(err, rxws.ErrGaveUp) || !errors.As(err, &he) {
+		t.Fatalf("got %v", err)
+	}
+	if st := r.next(t, rxws.StateDisconnected); !errors.Is(st.Cause, rxws.ErrGaveUp) {
+		t.Fatalf("state %v", st)
+	}
+	if err := r.m.Send(testCtx(t), rxws.TextRequest("x")); !errors.Is(err, rxws.ErrNotConnected) || !errors.Is(err, rxws.ErrGaveUp) {
+		t.Fatalf("send: %v", err)
+	}
+}
+
+func TestDisconnectDuringBackoffStopsAtOnce(t *testing.T) {
+	r := newReconnectRig(t, exactBackoff)
+	c0, _ := r.srv.WaitConn(testCtx(t), 0)
+	c0.Drop()
+	r.next(t, rxws.StateReconnecting)
+	if err := r.m.Disconnect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-r.end; err != nil {
+		t.Fatalf("stream ended with %v", err)
+	}
+	r.mock.Add(time.Hour)
+	if r.srv.Attempts() != 1 {
+		t.Fatal("dialled after Disconnect")
+	}
+	if st := r.next(t, rxws.StateDisconnected); st.Cause != nil {
+		t.Fatalf("state %v", st)
+	}
+}
+
+func TestSendDuringAnOutageArrivesOnceAfterReconnecting(t *testing.T) {
+	r := newReconnectRig(t, exactBackoff)
+	ctx := testCtx(t)
+	if err := r.m.Subscribe(ctx, subscribeReq("sub")); err != nil {
+		t.Fatal(err)
+	}
+	c0, _ := r.srv.WaitConn(ctx, 0)
+	c0.Drop()
+	r.next(t, rxws.StateReconnecting)
+	sent := make(chan error, 1)
+	go func() { sent <- r.m.Send(ctx, rxws.TextRequest("queued")) }()
+	r.mock.Add(time.Second)
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	c1, _ := r.srv.WaitConn(ctx, 1)
+	frames, _ := c1.WaitFrames(ctx, 2)
+	if len(frames) != 2 || string(frames[0].Data) != "sub#sig2" || string(frames[1].Data) != "queued" {
+		t.Fatalf("new connection got %v", frames)
+	}
+	for _, f := range c0.Frames() {
+		if string(f.Data) == "queued" {
+			t.Fatal("the old connection got it too")
+		}
+	}
+}
+
+func TestFailFastDuringAnOutage(t *testing.T) {
+	r := newReconnectRig(t, exactBackoff, rxws.WithFailFast())
+	c0, _ := r.srv.WaitConn(testCtx(t), 0)
+	c0.Drop()
+	r.next(t, rxws.StateReconnecting)
+	if err := r.m.Send(testCtx(t), rxws.TextRequest("x")); !errors.Is(err, rxws.ErrNotConnected) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestStatesSequence(t *testing.T) {
+	r := newReconnectRig(t, exactBackoff)
+	// Connect's own states were emitted before the observer may have
+	// joined; from the drop on, the sequence is exact.
+	c0, _ := r.srv.WaitConn(testCtx(t), 0)
+	c0.Drop()
+	st := r.next(t, rxws.StateReconnecting)
+	r.mock.Add(st.Wait)
+	r.next(t, rxws.StateConnected)
+	if err := r.m.Disconnect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.next(t, rxws.StateDisconnected); st.Cause != nil {
+		t.Fatalf("state %v", st)
+	}
+	if got := fmt.Sprint(st); got == "" {
+		t.Fatal("no String")
+	}
+}
