@@ -45,6 +45,7 @@ func NewManager(conn *Connection, opts ...Option) *Manager {
 	if conn == nil {
 		conn = &Connection{clock: cfg.clock}
 	}
+	conn.useLogger(cfg.logger)
 	m := &Manager{cfg: cfg, conn: conn, msgs: source.NewSubject[rxgo.Item]()}
 	m.lastRecv.Store(math.MinInt64)
 	for _, p := range cfg.post {

@@ -2,7 +2,9 @@ package rxws
 
 import (
 	"crypto/tls"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/rxpype/rxpype/clock"
@@ -18,6 +20,7 @@ type config struct {
 	post      []PostProcessor
 	clock     clock.Clock
 	throttler *Throttler
+	logger    *slog.Logger // WithLogger; nil is silent
 }
 
 func newConfig(opts []Option) config {
@@ -76,6 +79,8 @@ type connectConfig struct {
 	handshakeTimeout time.Duration
 	writeTimeout     time.Duration
 	readLimit        int64
+	proxy            func(*http.Request) (*url.URL, error) // WithProxy; nil means from the environment
+	compression      bool                                  // WithCompression
 }
 
 func newConnectConfig(opts []ConnectOption) connectConfig {

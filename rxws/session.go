@@ -68,7 +68,7 @@ func (m *Manager) start(ws *websocket.Conn, cfg connectConfig) *session {
 func (s *session) run() {
 	<-s.readerDone
 	s.wg.Wait()
-	s.m.ended(s, classify(s.url, s.planned.Load(), s.cause))
+	s.m.ended(s, s.m.conn.logEnd(s.url, classify(s.url, s.planned.Load(), s.cause)))
 	close(s.done)
 }
 
@@ -99,9 +99,9 @@ func (s *session) readLoop() {
 }
 
 func (s *session) readOne() (rxgo.Item, bool, error) {
-	mt, data, err := s.ws.ReadMessage()
+	mt, data, err := readMessage(s.ws, s.cfg.readLimit)
 	if err != nil {
-		return rxgo.Item{}, false, err
+		return rxgo.Item{}, false, readError(s.url, s.cfg.readLimit, err)
 	}
 	now := s.m.cfg.clock.Now()
 	s.m.lastRecv.Store(now.UnixNano())
