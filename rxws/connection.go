@@ -65,6 +65,9 @@ func parseURL(raw string) (*url.URL, string, error) {
 		return nil, "", fmt.Errorf("%w %q: scheme must be ws or wss, not %q", ErrBadURL, shown, u.Scheme)
 	case u.Host == "":
 		return nil, "", fmt.Errorf("%w %q: no host", ErrBadURL, shown)
+	case u.User != nil:
+		// gorilla refuses them with a vague "malformed URL"; say why.
+		return nil, "", fmt.Errorf("%w %q: user and password in a WebSocket URL are not sent; use WithHeaders", ErrBadURL, shown)
 	}
 	return u, shown, nil
 }

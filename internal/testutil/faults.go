@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -52,6 +53,8 @@ func NewServerWith(t testing.TB, h Handler, cfg ServerConfig) *Server {
 	}
 	s.answerPings.Store(true)
 	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	// TLS handshakes that tests make fail on purpose are not news.
+	s.hs.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if cfg.BytesIn != nil {
 		s.hs.Listener = &countingListener{Listener: s.hs.Listener, n: cfg.BytesIn}
 	}
