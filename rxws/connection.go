@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -24,13 +26,16 @@ type Connection struct {
 	ws  *websocket.Conn
 	url string // redacted, for errors
 	cfg connectConfig
+
+	log            *slog.Logger // nil: silent
+	insecureWarned atomic.Bool  // the InsecureSkipVerify warning was logged
 }
 
 // NewConnection returns an unconnected Connection. Of the options only
-// WithClock matters to it.
+// WithClock and WithLogger matter to it.
 func NewConnection(opts ...Option) *Connection {
 	c := newConfig(opts)
-	return &Connection{clock: c.clock}
+	return &Connection{clock: c.clock, log: c.logger}
 }
 
 // Connected reports whether a connection is open.
@@ -60,6 +65,9 @@ func parseURL(raw string) (*url.URL, string, error) {
 		return nil, "", fmt.Errorf("%w %q: scheme must be ws or wss, not %q", ErrBadURL, shown, u.Scheme)
 	case u.Host == "":
 		return nil, "", fmt.Errorf("%w %q: no host", ErrBadURL, shown)
+	case u.User != nil:
+		// gorilla refuses them with a vague "malformed URL"; say why.
+		return nil, "", fmt.Errorf("%w %q: user and password in a WebSocket URL are not sent; use WithHeaders", ErrBadURL, shown)
 	}
 	return u, shown, nil
 }
@@ -79,20 +87,30 @@ func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig) (*
 		return nil, err
 	}
 	d := websocket.Dialer{
-		Proxy:            http.ProxyFromEnvironment,
-		HandshakeTimeout: cfg.handshakeTimeout,
-		TLSClientConfig:  cfg.tlsConfig,
+		Proxy:             cfg.proxyFunc(),
+		HandshakeTimeout:  cfg.handshakeTimeout,
+		TLSClientConfig:   cfg.tlsConfig,
+		EnableCompression: cfg.compression,
 	}
+	if u.Scheme == "wss" {
+		c.warnInsecure(shown, cfg.tlsConfig)
+	}
+	log := c.logger()
+	log.Debug("rxws: dialling", "url", shown)
 	ws, resp, err := d.DialContext(ctx, u.String(), cfg.headers)
 	if err != nil {
-		if resp != nil && err == websocket.ErrBadHandshake {
-			return nil, handshakeError(shown, resp)
+		switch {
+		case resp != nil && err == websocket.ErrBadHandshake:
+			err = handshakeError(shown, resp)
+		case ctx.Err() != nil:
+			err = fmt.Errorf("rxws: dial %s: %w", shown, ctx.Err())
+		default:
+			err = dialError(shown, u.Hostname(), cfg.handshakeTimeout, err)
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("rxws: dial %s: %w", shown, ctx.Err())
-		}
-		return nil, fmt.Errorf("rxws: dial %s: %w", shown, err)
+		log.Warn("rxws: connect failed", "url", shown, "err", err.Error())
+		return nil, err
 	}
+	log.Info("rxws: connected", "url", shown, "compression", cfg.compression)
 	ws.SetReadLimit(cfg.readLimit)
 	c.mu.Lock()
 	c.ws, c.url, c.cfg = ws, shown, cfg
@@ -124,10 +142,10 @@ func (c *Connection) close(ws *websocket.Conn) error {
 func write(ws *websocket.Conn, timeout time.Duration, mt int, data []byte) error {
 	deadline := time.Now().Add(timeout)
 	if mt == websocket.PingMessage || mt == websocket.CloseMessage || mt == websocket.PongMessage {
-		return ws.WriteControl(mt, data, deadline)
+		return writeError(timeout, ws.WriteControl(mt, data, deadline))
 	}
 	if err := ws.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
-	return ws.WriteMessage(mt, data)
+	return writeError(timeout, ws.WriteMessage(mt, data))
 }

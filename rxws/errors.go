@@ -118,16 +118,20 @@ func (e *HandshakeError) Error() string {
 // Unwrap returns websocket.ErrBadHandshake, gorilla's error for the case.
 func (e *HandshakeError) Unwrap() error { return websocket.ErrBadHandshake }
 
-// redactURL renders u without credentials or query, which may carry keys.
+// redactURL renders u without credentials, query or fragment, which may
+// carry keys. An opaque URL ("ws:user:key@host") is not shown at all.
 func redactURL(u *url.URL) string {
 	c := *u
 	c.User = nil
+	c.Fragment, c.RawFragment = "", ""
+	if c.Opaque != "" {
+		c.Opaque = "…"
+	}
 	if c.RawQuery != "" || c.ForceQuery {
 		c.RawQuery = ""
 		c.ForceQuery = false
 		return c.String() + "?…"
 	}
-	c.Fragment, c.RawFragment = "", ""
 	return c.String()
 }
 

@@ -51,6 +51,7 @@ func NewManager(conn *Connection, opts ...Option) *Manager {
 	if conn == nil {
 		conn = &Connection{clock: cfg.clock}
 	}
+	conn.useLogger(cfg.logger)
 	m := &Manager{cfg: cfg, conn: conn, msgs: source.NewSubject[rxgo.Item](), states: source.NewSubject[State]()}
 	m.lastRecv.Store(math.MinInt64)
 	m.lastAct.Store(math.MinInt64)

@@ -2,7 +2,9 @@ package rxws
 
 import (
 	"crypto/tls"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/rxpype/rxpype/clock"
@@ -19,6 +21,7 @@ type config struct {
 	clock     clock.Clock
 	throttler *Throttler
 	failFast  bool
+	logger    *slog.Logger // WithLogger; nil is silent
 }
 
 func newConfig(opts []Option) config {
@@ -81,6 +84,8 @@ type connectConfig struct {
 	heartbeatReq     Request
 	heartbeatReply   func(*Response) bool
 	reconnect        *Backoff
+	proxy            func(*http.Request) (*url.URL, error) // WithProxy; nil means from the environment
+	compression      bool                                  // WithCompression
 }
 
 func newConnectConfig(opts []ConnectOption) connectConfig {

@@ -78,7 +78,7 @@ func (m *Manager) start(ws *websocket.Conn, cfg connectConfig, rawURL string, li
 func (s *session) run() {
 	<-s.readerDone
 	s.wg.Wait()
-	s.m.ended(s, classify(s.url, s.planned.Load(), s.cause))
+	s.m.ended(s, s.m.conn.logEnd(s.url, classify(s.url, s.planned.Load(), s.cause)))
 	close(s.done)
 }
 
@@ -115,9 +115,9 @@ func (s *session) readLoop() {
 // parked in Publish, which liveness must know.
 func (s *session) readOne() (rxgo.Item, bool, error) {
 	s.live.parked.Store(false)
-	mt, data, err := s.ws.ReadMessage()
+	mt, data, err := readMessage(s.ws, s.cfg.readLimit)
 	if err != nil {
-		return rxgo.Item{}, false, err
+		return rxgo.Item{}, false, readError(s.url, s.cfg.readLimit, err)
 	}
 	now := s.m.cfg.clock.Now()
 	n := now.UnixNano()

@@ -1,0 +1,204 @@
+package rxws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Errors of a hostile or broken peer. Each is matched with errors.Is; the
+// typed errors below carry the details.
+var (
+	// ErrMessageTooBig matches a *MessageTooBigError: the peer sent a
+	// message larger than the read limit (WithReadLimit).
+	ErrMessageTooBig = errors.New("rxws: message too big")
+	// ErrWriteTimeout matches a *TimeoutError from a frame write that did
+	// not finish within the write timeout (WithWriteTimeout), typically
+	// because the peer stopped reading.
+	ErrWriteTimeout = errors.New("rxws: write timeout")
+	// ErrHandshakeTimeout matches a *TimeoutError from an opening handshake
+	// that did not finish within the handshake timeout (WithHandshakeTimeout).
+	ErrHandshakeTimeout = errors.New("rxws: handshake timeout")
+	// ErrProtocol matches a *ProtocolError: the peer broke RFC 6455, for
+	// example with a close frame carrying a reserved code.
+	ErrProtocol = errors.New("rxws: protocol error")
+)
+
+// MessageTooBigError ends a connection whose peer sent a message larger
+// than the read limit. The connection is closed with code 1009 before the
+// payload is read, so a hostile peer cannot make the client buffer it; for
+// the same reason its size is not known (gorilla stops at the frame header
+// and does not report the length). It is found with errors.As, and
+// errors.Is(err, ErrMessageTooBig) holds; the connection's *CloseError
+// (code 1009) wraps it.
+type MessageTooBigError struct {
+	Limit int64 // the read limit in bytes that the message exceeded
+}
+
+func (e *MessageTooBigError) Error() string {
+	return fmt.Sprintf("rxws: message exceeds the read limit of %d bytes", e.Limit)
+}
+
+// Is makes errors.Is(err, ErrMessageTooBig) true.
+func (e *MessageTooBigError) Is(target error) bool { return target == ErrMessageTooBig }
+
+// Unwrap returns websocket.ErrReadLimit, gorilla's error for the case.
+func (e *MessageTooBigError) Unwrap() error { return websocket.ErrReadLimit }
+
+// TimeoutError reports a wire deadline that passed: the opening handshake
+// (Op "handshake", matching ErrHandshakeTimeout) or a frame write (Op
+// "write", matching ErrWriteTimeout). errors.Is(err, os.ErrDeadlineExceeded)
+// holds too, and Timeout reports true, as for net.Error, so code written for
+// net timeouts keeps working. It is not a context error: the caller's
+// context did not end.
+type TimeoutError struct {
+	Op    string        // "handshake" or "write"
+	URL   string        // the server, without query or credentials; may be empty for writes
+	After time.Duration // the timeout that passed
+	Err   error         // the network error, if any
+}
+
+func (e *TimeoutError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "rxws: %s", e.Op)
+	if e.URL != "" {
+		fmt.Fprintf(&b, " with %s", e.URL)
+	}
+	fmt.Fprintf(&b, " timed out after %v", e.After)
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	return b.String()
+}
+
+// Is matches ErrHandshakeTimeout or ErrWriteTimeout (by Op) and
+// os.ErrDeadlineExceeded.
+func (e *TimeoutError) Is(target error) bool {
+	switch target {
+	case os.ErrDeadlineExceeded:
+		return true
+	case ErrHandshakeTimeout:
+		return e.Op == "handshake"
+	case ErrWriteTimeout:
+		return e.Op == "write"
+	}
+	return false
+}
+
+// Unwrap returns the network error.
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// Timeout reports true, as net.Error's Timeout does.
+func (e *TimeoutError) Timeout() bool { return true }
+
+// ProtocolError ends a connection whose peer broke RFC 6455: a close frame
+// with a reserved or unassigned code (such as 1004, 1005, 1006, 1015, 999 or
+// 5000), reserved bits set, an unknown opcode, a fragmented control frame.
+// The client answers with a close frame 1002 and the connection's
+// *CloseError (code 1002) wraps this error. errors.Is(err, ErrProtocol)
+// holds.
+type ProtocolError struct {
+	Err error // gorilla's description of the violation
+}
+
+func (e *ProtocolError) Error() string {
+	return "rxws: peer broke the WebSocket protocol: " + strings.TrimPrefix(e.Err.Error(), "websocket: ")
+}
+
+// Is makes errors.Is(err, ErrProtocol) true.
+func (e *ProtocolError) Is(target error) bool { return target == ErrProtocol }
+
+// Unwrap returns gorilla's error.
+func (e *ProtocolError) Unwrap() error { return e.Err }
+
+// readMessage is websocket.Conn.ReadMessage with the read limit applied to
+// the message as delivered, not only as framed: with compression on,
+// gorilla's limit counts compressed bytes, so a small frame could inflate
+// to gigabytes (a "zip bomb"). Without compression the two are the same
+// and gorilla's own check fires first, at the frame header.
+func readMessage(ws *websocket.Conn, limit int64) (int, []byte, error) {
+	mt, r, err := ws.NextReader()
+	if err != nil {
+		return mt, nil, err
+	}
+	if limit <= 0 {
+		b, err := io.ReadAll(r)
+		return mt, b, err
+	}
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		// Tell the peer why, as gorilla does for a frame over the limit.
+		_ = ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""), time.Now().Add(closeWait))
+		return mt, nil, websocket.ErrReadLimit
+	}
+	return mt, b, err
+}
+
+// readError turns the error that ended a read into the typed error the
+// connection's observers see. Errors it does not know pass unchanged (and
+// classify makes them an abnormal closure).
+func readError(url string, limit int64, err error) error {
+	var wce *websocket.CloseError
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		return &CloseError{URL: url, Code: websocket.CloseMessageTooBig, Err: &MessageTooBigError{Limit: limit}}
+	case errors.As(err, &wce):
+		if wce.Code == websocket.CloseAbnormalClosure {
+			// 1006 never travels on the wire (gorilla rejects it): this is
+			// gorilla's own report of a peer that vanished mid-frame.
+			return &CloseError{URL: url, Code: websocket.CloseAbnormalClosure, Err: io.ErrUnexpectedEOF}
+		}
+	case isProtocolError(err):
+		return &CloseError{URL: url, Code: websocket.CloseProtocolError, Err: &ProtocolError{Err: err}}
+	}
+	return err
+}
+
+// isProtocolError recognises gorilla's protocol violations. gorilla v1.5.3
+// reports them as plain errors.New("websocket: " + what) after it has sent
+// close 1002 (Conn.handleProtocolError), so they are known by exclusion: not
+// a network error, not a close, not one of gorilla's exported errors, and
+// prefixed "websocket: ". TestReservedCloseCodes pins this on upgrades.
+func isProtocolError(err error) bool {
+	var ne net.Error
+	var wce *websocket.CloseError
+	switch {
+	case errors.As(err, &ne), errors.As(err, &wce),
+		errors.Is(err, websocket.ErrCloseSent), errors.Is(err, websocket.ErrBadHandshake),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled):
+		return false
+	}
+	return strings.HasPrefix(err.Error(), "websocket: ")
+}
+
+// writeError types a failed frame write. gorilla replaces a net timeout
+// with its own error value (hideTempErr), which loses
+// os.ErrDeadlineExceeded, so the timeout is recognised by its Timeout method.
+func writeError(timeout time.Duration, err error) error {
+	var ne interface{ Timeout() bool }
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &TimeoutError{Op: "write", After: timeout, Err: err}
+	}
+	return err
+}
+
+// dialError types a failed dial that the caller's context did not cause.
+func dialError(shown, host string, timeout time.Duration, err error) error {
+	var ne interface{ Timeout() bool }
+	switch {
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return &TimeoutError{Op: "handshake", URL: shown, After: timeout, Err: err}
+	case isCertificateError(err):
+		return &CertificateError{URL: shown, Host: host, Err: err}
+	}
+	return fmt.Errorf("rxws: dial %s: %w", shown, err)
+}

@@ -1,0 +1,40 @@
+package rxws
+
+import (
+	"net/http"
+	"net/url"
+)
+
+// WithProxy dials through the HTTP proxy at u (an http:// URL; user and
+// password in it are sent as Proxy-Authorization), with a CONNECT tunnel for
+// both ws:// and wss://. A nil u dials directly, ignoring the environment.
+// Without this option the proxy comes from HTTPS_PROXY, HTTP_PROXY and
+// NO_PROXY as http.ProxyFromEnvironment reads them (which never proxies
+// localhost or 127.0.0.1).
+func WithProxy(u *url.URL) ConnectOption {
+	return func(c *connectConfig) {
+		if u == nil {
+			c.proxy = func(*http.Request) (*url.URL, error) { return nil, nil }
+			return
+		}
+		p := *u
+		c.proxy = http.ProxyURL(&p)
+	}
+}
+
+// WithCompression offers permessage-deflate (RFC 7692) in the handshake;
+// if the server accepts, messages are compressed both ways. It is off by
+// default: compression costs CPU on every frame and pays only on large,
+// repetitive payloads. The read limit still holds for the decompressed
+// message, so a small compressed frame cannot inflate past it.
+func WithCompression() ConnectOption {
+	return func(c *connectConfig) { c.compression = true }
+}
+
+// proxyFunc is the dialer's Proxy for c.
+func (c *connectConfig) proxyFunc() func(*http.Request) (*url.URL, error) {
+	if c.proxy != nil {
+		return c.proxy
+	}
+	return http.ProxyFromEnvironment
+}
