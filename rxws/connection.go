@@ -60,14 +60,17 @@ func parseURL(raw string) (*url.URL, string, error) {
 		return nil, "", fmt.Errorf("%w %q: %v", ErrBadURL, redactRaw(raw), unwrapURLError(err))
 	}
 	shown := redactURL(u)
+	// A URL that is wrong may not mean what it parses as (credentials in
+	// what parses as a path): hide whatever sits like userinfo too.
+	bad := redactRaw(shown)
 	switch {
 	case u.Scheme != "ws" && u.Scheme != "wss":
-		return nil, "", fmt.Errorf("%w %q: scheme must be ws or wss, not %q", ErrBadURL, shown, u.Scheme)
+		return nil, "", fmt.Errorf("%w %q: scheme must be ws or wss, not %q", ErrBadURL, bad, redactRaw(u.Scheme))
 	case u.Host == "":
-		return nil, "", fmt.Errorf("%w %q: no host", ErrBadURL, shown)
+		return nil, "", fmt.Errorf("%w %q: no host", ErrBadURL, bad)
 	case u.User != nil:
 		// gorilla refuses them with a vague "malformed URL"; say why.
-		return nil, "", fmt.Errorf("%w %q: user and password in a WebSocket URL are not sent; use WithHeaders", ErrBadURL, shown)
+		return nil, "", fmt.Errorf("%w %q: user and password in a WebSocket URL are not sent; use WithHeaders", ErrBadURL, bad)
 	}
 	return u, shown, nil
 }

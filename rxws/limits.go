@@ -42,6 +42,7 @@ type MessageTooBigError struct {
 	Limit int64 // the read limit in bytes that the message exceeded
 }
 
+// Error names the limit.
 func (e *MessageTooBigError) Error() string {
 	return fmt.Sprintf("rxws: message exceeds the read limit of %d bytes", e.Limit)
 }
@@ -65,6 +66,7 @@ type TimeoutError struct {
 	Err   error         // the network error, if any
 }
 
+// Error names the operation, the server and the timeout.
 func (e *TimeoutError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rxws: %s", e.Op)
@@ -108,6 +110,7 @@ type ProtocolError struct {
 	Err error // gorilla's description of the violation
 }
 
+// Error gives gorilla's description of the violation.
 func (e *ProtocolError) Error() string {
 	return "rxws: peer broke the WebSocket protocol: " + strings.TrimPrefix(e.Err.Error(), "websocket: ")
 }

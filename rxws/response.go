@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Response is one message received. Post-processors may return a different
@@ -86,7 +87,12 @@ func (r *Response) String() string {
 		s = fmt.Sprintf("% x", r.raw)
 	}
 	if len(s) > max {
-		s = s[:max] + "…"
+		// Cut at a rune boundary so that a log line stays valid UTF-8.
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return fmt.Sprintf("%s(%s)", r.kind, s)
 }

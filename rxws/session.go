@@ -193,7 +193,7 @@ var errSkipped = errors.New("rxws: send cancelled before it was written")
 // send puts e through the pipeline and waits for its outcome.
 func (s *session) send(ctx context.Context, e *envelope) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return err // Publish, with room, does not look at ctx: nothing must be written
 	}
 	e.done = make(chan error, 1)
 	if err := s.sends.Publish(ctx, e); err != nil {

@@ -23,6 +23,7 @@ type CertificateError struct {
 	Err  error  // the crypto/tls or crypto/x509 error
 }
 
+// Error names the server, the host and the crypto error.
 func (e *CertificateError) Error() string {
 	return fmt.Sprintf("rxws: dial %s: TLS certificate of %s not trusted: %v", e.URL, e.Host, e.Err)
 }
