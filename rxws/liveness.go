@@ -27,8 +27,7 @@ type liveness struct {
 	mu      sync.Mutex
 	pongDue *clock.Timer // fires pingTimeout after the oldest unanswered ping
 	armed   bool
-	pingAt  int64 // UnixNano of the ping pongDue judges
-	lastPng int64 // UnixNano of the latest ping written
+	pings   []int64 // UnixNano of pings written and not yet known answered, oldest first
 
 	msgDue   *clock.Timer
 	lastData atomic.Int64 // UnixNano of the session's last data frame (or its start)
@@ -107,11 +106,14 @@ func (s *session) pingWritten() {
 	now := l.clock.Now().UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lastPng = now
-	if l.armed || s.ctx.Err() != nil {
+	if s.ctx.Err() != nil {
 		return
 	}
-	l.armed, l.pingAt = true, now
+	l.pings = append(l.pings, now)
+	if l.armed {
+		return
+	}
+	l.armed = true
 	if l.pongDue == nil {
 		l.pongDue = l.clock.AfterFunc(d, s.pongDue)
 	} else {
@@ -119,20 +121,33 @@ func (s *session) pingWritten() {
 	}
 }
 
+// pongDue judges the oldest unanswered ping: pings before the last frame
+// read are answered; if the oldest left is a ping timeout old, the peer is dead.
 func (s *session) pongDue() {
 	if s.ctx.Err() != nil {
 		return
 	}
 	l := &s.live
+	d := int64(s.cfg.pingTimeout)
 	act := s.m.lastAct.Load()
+	now := l.clock.Now().UnixNano()
 	l.mu.Lock()
 	l.armed = false
-	if act >= l.pingAt || l.parked.Load() {
-		// Answered. A later ping still unanswered gets its own deadline.
-		if l.lastPng > l.pingAt && l.lastPng > act {
-			l.armed, l.pingAt = true, l.lastPng
-			l.pongDue.Reset(time.Duration(l.lastPng + int64(s.cfg.pingTimeout) - l.clock.Now().UnixNano()))
-		}
+	if l.parked.Load() {
+		act = now // not reading: the silence is ours
+	}
+	i := 0
+	for i < len(l.pings) && l.pings[i] <= act {
+		i++
+	}
+	l.pings = append(l.pings[:0], l.pings[i:]...)
+	if len(l.pings) == 0 {
+		l.mu.Unlock()
+		return
+	}
+	if oldest := l.pings[0]; oldest+d > now {
+		l.armed = true
+		l.pongDue.Reset(time.Duration(oldest + d - now))
 		l.mu.Unlock()
 		return
 	}

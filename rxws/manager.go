@@ -298,10 +298,13 @@ func (m *Manager) IterMessages(ctx context.Context) iter.Seq2[*Response, error] 
 // returns io.EOF after a normal close, the connection's error after any
 // other, and ErrNotConnected when there is no connection.
 func (m *Manager) Receive(ctx context.Context) (*Response, error) {
-	if _, err := m.current(ctx); err != nil {
+	s, err := m.current(ctx)
+	if err != nil {
 		return nil, err
 	}
-	sub := m.stream().Subscribe(source.Config{Once: true})
+	// The session's own stream: if it ended a moment ago, Next says so
+	// at once instead of waiting on the next connection's.
+	sub := s.msgs.Subscribe(source.Config{Once: true})
 	defer sub.Close()
 	it, err := sub.Next(ctx)
 	if err != nil {
