@@ -29,6 +29,8 @@ var (
 	// ErrBadURL is wrapped by Connect's error for a URL that is not a
 	// ws:// or wss:// URL.
 	ErrBadURL = errors.New("rxws: bad URL")
+	// ErrNoAuth fails a send with AuthRequired on a manager without an Auth.
+	ErrNoAuth = errors.New("rxws: request requires auth and the manager has no Auth")
 	// ErrFactoryClosed is returned by Factory.WSManager after Close.
 	ErrFactoryClosed = errors.New("rxws: factory closed")
 )

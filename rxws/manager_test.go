@@ -147,6 +147,21 @@ func TestFailingProcessorOrAuthWritesNothing(t *testing.T) {
 	}
 }
 
+func TestAuthRequiredWithoutAuth(t *testing.T) {
+	srv, m := connect(t, testutil.Echo)
+	req := rxws.TextRequest("secret")
+	req.AuthRequired = true
+	if err := m.Send(testCtx(t), req); !errors.Is(err, rxws.ErrNoAuth) {
+		t.Fatalf("got %v", err)
+	}
+	if err := m.Send(testCtx(t), rxws.TextRequest("ok")); err != nil {
+		t.Fatal(err)
+	}
+	if got := dataFrames(t, srv, 0, 1); len(got) != 1 || got[0] != "ok" {
+		t.Fatalf("server got %q", got)
+	}
+}
+
 func TestRequestIsNotMutated(t *testing.T) {
 	mutate := rxws.PreProcessorFunc(func(_ context.Context, r rxws.Request) (rxws.Request, error) {
 		p := r.Payload.(map[string]any)

@@ -266,7 +266,7 @@ func (m *Manager) prepare(_ context.Context, e *envelope) (*envelope, bool, erro
 	}
 	if req.AuthRequired {
 		if m.cfg.auth == nil {
-			e.err = errors.New("rxws: request requires auth and the manager has no Auth")
+			e.err = ErrNoAuth
 			return e, true, nil
 		}
 		if req, err = m.cfg.auth.AuthenticateWS(e.ctx, req); err != nil {
