@@ -3,10 +3,9 @@ package source
 import (
 	"context"
 	"io"
-	"reflect"
-	"unsafe"
 
 	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/internal/rxobs"
 )
 
 // Observable returns the Subject as an rxgo Observable. Every Observe, on it
@@ -14,6 +13,10 @@ import (
 // before Observe returns, so two observers set up one after the other both
 // see every later item. Items arrive as rxgo.Of(v); the stream ends with
 // the Subject's error as an error item, or closes after a normal completion.
+//
+// Each observer has one goroutine that moves items from its buffer to the
+// observer's channel; it holds one item beyond cfg's buffer while the
+// observer is not reading, and Stats count that item as delivered.
 //
 // Pass rxgo.WithContext and cancel it to leave early: an observer that just
 // stops reading keeps its subscription (rxgo has no other unsubscribe), and
@@ -66,45 +69,4 @@ func pump[T any](ctx context.Context, sub *Subscription[T], next chan<- rxgo.Ite
 	}
 }
 
-// observableImpl mirrors the fields of rxgo.ObservableImpl (v2.5.0, the last
-// release). rxgo offers no public way to build an Observable on a custom
-// Iterable, and only a custom Iterable can subscribe synchronously in
-// Observe; rxgo.Defer subscribes later, in a goroutine, which loses the first
-// items to a second observer. The layout is checked before use, and on any
-// mismatch we fall back to Defer.
-type observableImpl struct {
-	parent   context.Context
-	iterable rxgo.Iterable
-}
-
-var layoutMatches = func() bool {
-	t := reflect.TypeOf(rxgo.ObservableImpl{})
-	m := reflect.TypeOf(observableImpl{})
-	if t.NumField() != m.NumField() || t.Size() != m.Size() {
-		return false
-	}
-	for i := 0; i < t.NumField(); i++ {
-		a, b := t.Field(i), m.Field(i)
-		if a.Name != b.Name || a.Type != b.Type || a.Offset != b.Offset {
-			return false
-		}
-	}
-	return true
-}()
-
-func observableOf(it rxgo.Iterable) rxgo.Observable {
-	if !layoutMatches {
-		return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
-			for item := range it.Observe(rxgo.WithContext(ctx)) {
-				select {
-				case next <- item:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}})
-	}
-	o := &rxgo.ObservableImpl{}
-	(*observableImpl)(unsafe.Pointer(o)).iterable = it
-	return o
-}
+func observableOf(it rxgo.Iterable) rxgo.Observable { return rxobs.New(it.Observe) }

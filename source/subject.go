@@ -50,14 +50,39 @@ const DefaultBuffer = 256
 // with a buffer of DefaultBuffer items.
 type Config struct {
 	// Buffer is how many items may wait for the subscriber; 0 means
-	// DefaultBuffer, a negative value means unbuffered.
+	// DefaultBuffer, a negative value means unbuffered (an item is handed
+	// over only to a subscriber waiting for it; with a dropping policy an
+	// item it is not waiting for is dropped).
 	Buffer int
 	// Policy applies when the buffer is full.
 	Policy Policy
 	// Once makes the subscription take exactly one item and leave, atomically,
 	// so that no second item is ever committed to it. Pull-style reads use it.
 	Once bool
+	// Name labels the subscriber in Stats; it is not interpreted.
+	Name string
+	// Meter, if not nil, also receives the subscriber's delivered and
+	// dropped counts, and keeps them after the subscriber has left. A Meter
+	// given to several subscribers sums their counts.
+	Meter *Meter
 }
+
+// Meter accumulates the delivered and dropped counts of the subscribers it
+// is given to (Config.Meter). Unlike Stats, which lists only the subscribers
+// attached now, a Meter can be read after its subscribers have left, so it
+// gives a subscriber's final counts. The zero value is ready to use; a Meter
+// must not be copied after first use.
+type Meter struct {
+	delivered atomic.Uint64
+	dropped   atomic.Uint64
+}
+
+// Delivered returns how many items the metered subscribers have taken.
+func (m *Meter) Delivered() uint64 { return m.delivered.Load() }
+
+// Dropped returns how many items the metered subscribers' overflow
+// policies have discarded.
+func (m *Meter) Dropped() uint64 { return m.dropped.Load() }
 
 // ErrClosed is returned by Publish once the Subject is closed.
 var ErrClosed = errors.New("source: subject closed")
@@ -98,8 +123,12 @@ func NewSubject[T any]() *Subject[T] {
 // Publish hands v to every current subscriber. It waits while there is no
 // subscriber, and while a Block subscriber's buffer is full. It returns
 // ctx's error or ErrClosed if it had to stop waiting; v may then have
-// reached some subscribers and not others.
+// reached some subscribers and not others. With ctx already done it
+// publishes nothing and returns ctx's error.
 func (s *Subject[T]) Publish(ctx context.Context, v T) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
 	subs := *s.subs.Load()
@@ -217,6 +246,8 @@ func (s *Subject[T]) Subscribe(cfg Config) *Subscription[T] {
 		ch:     make(chan T, n),
 		policy: cfg.Policy,
 		once:   cfg.Once,
+		name:   cfg.Name,
+		meter:  cfg.Meter,
 		left:   make(chan struct{}),
 	}
 	s.mu.Lock()
@@ -247,9 +278,14 @@ func (s *Subject[T]) remove(sub *Subscription[T]) {
 }
 
 // Stats counts what one subscriber was given and what it lost.
+//
+// A snapshot's fields are read one after another while the publisher and
+// the subscriber run, so Delivered+Dropped+Buffered equals the number of
+// items offered to the subscriber only when neither is moving.
 type Stats struct {
+	Name      string // Config.Name
 	Policy    Policy
-	Delivered uint64 // items the subscriber has taken
+	Delivered uint64 // items the subscriber has taken out of its buffer
 	Dropped   uint64 // items its overflow policy discarded
 	Buffered  int    // items waiting in its buffer now
 	Capacity  int    // its buffer size
@@ -261,6 +297,8 @@ type Subscription[T any] struct {
 	ch        chan T
 	policy    Policy
 	once      bool
+	name      string
+	meter     *Meter
 	mu        sync.Mutex // Once only: orders the commit of the item against Close
 	taken     bool
 	closed    bool
@@ -293,9 +331,14 @@ func (sub *Subscription[T]) offer(ctx context.Context, v T) error {
 	}
 	switch sub.policy {
 	case DropNewest:
-		sub.dropped.Add(1)
+		sub.drop()
 		return nil
 	case DropOldest:
+		if cap(sub.ch) == 0 {
+			// Nothing is buffered, so the new item is the oldest there is.
+			sub.drop()
+			return nil
+		}
 		for {
 			select {
 			case sub.ch <- v:
@@ -304,7 +347,7 @@ func (sub *Subscription[T]) offer(ctx context.Context, v T) error {
 			}
 			select {
 			case <-sub.ch:
-				sub.dropped.Add(1)
+				sub.drop()
 			default:
 			}
 		}
@@ -328,19 +371,19 @@ func (sub *Subscription[T]) offer(ctx context.Context, v T) error {
 func (sub *Subscription[T]) Next(ctx context.Context) (T, error) {
 	select {
 	case v := <-sub.ch:
-		sub.delivered.Add(1)
+		sub.took()
 		return v, nil
 	default:
 	}
 	var zero T
 	select {
 	case v := <-sub.ch:
-		sub.delivered.Add(1)
+		sub.took()
 		return v, nil
 	case <-sub.subj.done:
 		select {
 		case v := <-sub.ch:
-			sub.delivered.Add(1)
+			sub.took()
 			return v, nil
 		default:
 		}
@@ -357,7 +400,7 @@ func (sub *Subscription[T]) Next(ctx context.Context) (T, error) {
 			sub.Close()
 			select {
 			case v := <-sub.ch:
-				sub.delivered.Add(1)
+				sub.took()
 				return v, nil
 			default:
 			}
@@ -378,9 +421,24 @@ func (sub *Subscription[T]) Close() {
 	})
 }
 
+func (sub *Subscription[T]) took() {
+	sub.delivered.Add(1)
+	if sub.meter != nil {
+		sub.meter.delivered.Add(1)
+	}
+}
+
+func (sub *Subscription[T]) drop() {
+	sub.dropped.Add(1)
+	if sub.meter != nil {
+		sub.meter.dropped.Add(1)
+	}
+}
+
 // Stats returns the subscriber's counters now.
 func (sub *Subscription[T]) Stats() Stats {
 	return Stats{
+		Name:      sub.name,
 		Policy:    sub.policy,
 		Delivered: sub.delivered.Load(),
 		Dropped:   sub.dropped.Load(),

@@ -265,3 +265,78 @@ func TestFeedPublishesWhatItKeeps(t *testing.T) {
 		}
 	}
 }
+
+func TestMeterKeepsCountsAfterLeavingAndNamesShowInStats(t *testing.T) {
+	s := source.NewSubject[int]()
+	var meter source.Meter
+	a := s.Subscribe(source.Config{Buffer: 2, Policy: source.DropNewest, Name: "a", Meter: &meter})
+	b := s.Subscribe(source.Config{Buffer: 3, Policy: source.DropOldest, Name: "b", Meter: &meter})
+	publishAll(t, s, 0, 5) // a keeps 0,1 and drops 3; b keeps 2,3,4 and drops 2
+	st := s.Stats()
+	if len(st) != 2 || st[0].Name != "a" || st[1].Name != "b" || st[0].Dropped != 3 || st[1].Dropped != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	if v, _ := a.Next(context.Background()); v != 0 {
+		t.Fatalf("a got %d", v)
+	}
+	if v, _ := b.Next(context.Background()); v != 2 {
+		t.Fatalf("b got %d", v)
+	}
+	a.Close()
+	b.Close()
+	if len(s.Stats()) != 0 {
+		t.Fatalf("stats after leaving: %+v", s.Stats())
+	}
+	if meter.Delivered() != 2 || meter.Dropped() != 5 {
+		t.Fatalf("meter delivered %d dropped %d, want 2 and 5", meter.Delivered(), meter.Dropped())
+	}
+	s.Close(nil)
+}
+
+func TestUnbufferedDroppingSubscriberDropsWhatItIsNotWaitingFor(t *testing.T) {
+	for _, p := range []source.Policy{source.DropOldest, source.DropNewest} {
+		t.Run(p.String(), func(t *testing.T) {
+			s := source.NewSubject[int]()
+			sub := s.Subscribe(source.Config{Buffer: -1, Policy: p})
+			publishAll(t, s, 0, 3) // nobody waits: all three are dropped, and Publish never spins
+			if st := sub.Stats(); st.Dropped != 3 || st.Capacity != 0 {
+				t.Fatalf("stats %+v", st)
+			}
+			got := make(chan int)
+			go func() {
+				v, _ := sub.Next(context.Background())
+				got <- v
+			}()
+			// Publish until the waiting reader takes one; each miss is a drop.
+			for i := 3; ; i++ {
+				publishAll(t, s, i, i+1)
+				select {
+				case v := <-got:
+					// Every item published but the one taken was dropped.
+					if st := sub.Stats(); v < 3 || v > i || st.Delivered != 1 || st.Dropped != uint64(i) {
+						t.Fatalf("took %d, stats %+v", v, st)
+					}
+					sub.Close()
+					s.Close(nil)
+					return
+				default:
+				}
+			}
+		})
+	}
+}
+
+func TestPublishWithADoneContextPublishesNothing(t *testing.T) {
+	s := source.NewSubject[int]()
+	sub := s.Subscribe(source.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Publish(ctx, 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+	if st := sub.Stats(); st.Buffered != 0 {
+		t.Fatalf("a cancelled Publish delivered: %+v", st)
+	}
+	sub.Close()
+	s.Close(nil)
+}
