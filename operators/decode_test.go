@@ -23,7 +23,7 @@ var atoi = operators.DecodeFunc(func(s string) (*point, error) {
 	return &point{X: n}, nil
 })
 
-func collect(t *testing.T, obs rxgo.Observable) (vals []int, errs []error) {
+func collectInts(t *testing.T, obs rxgo.Observable) (vals []int, errs []error) {
 	t.Helper()
 	for item := range obs.Observe() {
 		if item.E != nil {
@@ -40,7 +40,7 @@ func TestDecodeGoesOnAfterAnError(t *testing.T) {
 	defer cancel()
 	upstreamErr := errors.New("upstream")
 	in := rxgo.Just("1", "x", 7, "3", upstreamErr, "4")()
-	vals, errs := collect(t, operators.Decode(in, atoi, rxgo.WithContext(ctx)))
+	vals, errs := collectInts(t, operators.Decode(in, atoi, rxgo.WithContext(ctx)))
 	if !reflect.DeepEqual(vals, []int{1, 3, 4}) {
 		t.Fatalf("values %v", vals)
 	}
@@ -78,7 +78,7 @@ func TestDecodeStopOnErrorEndsTheOutputAndReleasesTheUpstream(t *testing.T) {
 		}
 	}})
 	d := operators.Decoder[*point]{Decode: atoi, StopOnError: true}
-	vals, errs := collect(t, d.Observable(up, rxgo.WithContext(ctx)))
+	vals, errs := collectInts(t, d.Observable(up, rxgo.WithContext(ctx)))
 	if !reflect.DeepEqual(vals, []int{0, 1}) || len(errs) != 1 {
 		t.Fatalf("values %v, errors %v", vals, errs)
 	}

@@ -17,9 +17,9 @@ import (
 // A stuck test must fail, not hang until the go test timeout.
 const stuck = 10 * time.Second
 
-// source emits items and completes, stopping early if ctx ends, as every
+// itemsOf emits items and completes, stopping early if ctx ends, as every
 // producer in a pipeline must.
-func source(items ...rxgo.Item) rxgo.Observable {
+func itemsOf(items ...rxgo.Item) rxgo.Observable {
 	return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
 		for _, it := range items {
 			select {
@@ -74,7 +74,7 @@ func TestThrottleCallsAcquireOncePerValueInOrder(t *testing.T) {
 		seen = append(seen, v) // safe only because calls never overlap
 		return nil
 	}
-	got := collect(t, operators.Throttle(source(values(200)...), acquire, nil, rxgo.WithContext(ctx)).Observe())
+	got := collect(t, operators.Throttle(itemsOf(values(200)...), acquire, nil, rxgo.WithContext(ctx)).Observe())
 
 	want := make([]string, 200)
 	wantSeen := make([]any, 200)
@@ -104,7 +104,7 @@ func TestThrottleHoldsEachItemUntilAcquireReturns(t *testing.T) {
 			return ctx.Err()
 		}
 	}
-	out := operators.Throttle(source(values(3)...), acquire, nil, rxgo.WithContext(ctx)).Observe()
+	out := operators.Throttle(itemsOf(values(3)...), acquire, nil, rxgo.WithContext(ctx)).Observe()
 	for i := 0; i < 3; i++ {
 		select {
 		case it := <-out:
@@ -142,7 +142,7 @@ func TestThrottleFailureBecomesAnItemAndTheStreamGoesOn(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			got := collect(t, operators.Throttle(source(values(5)...), acquire, tc.onErr, rxgo.WithContext(ctx)).Observe())
+			got := collect(t, operators.Throttle(itemsOf(values(5)...), acquire, tc.onErr, rxgo.WithContext(ctx)).Observe())
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
@@ -155,7 +155,7 @@ func TestThrottlePassesUpstreamErrorsWithoutAcquiring(t *testing.T) {
 	defer cancel()
 	var calls atomic.Int32
 	acquire := func(context.Context, any) error { calls.Add(1); return nil }
-	in := source(rxgo.Of(1), rxgo.Error(errors.New("boom")), rxgo.Of(2))
+	in := itemsOf(rxgo.Of(1), rxgo.Error(errors.New("boom")), rxgo.Of(2))
 	got := collect(t, operators.Throttle(in, acquire, nil, rxgo.WithContext(ctx)).Observe())
 	if want := []string{"1", "err:boom", "2"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
@@ -184,10 +184,10 @@ func TestThrottleStopsWhenTheContextEnds(t *testing.T) {
 			var obs rxgo.Observable
 			var out <-chan rxgo.Item
 			if where == "operator option" {
-				obs = operators.Throttle(source(values(10)...), blockingAcquire(waiting), nil, rxgo.WithContext(ctx))
+				obs = operators.Throttle(itemsOf(values(10)...), blockingAcquire(waiting), nil, rxgo.WithContext(ctx))
 				out = obs.Observe()
 			} else {
-				obs = operators.Throttle(source(values(10)...), blockingAcquire(waiting), nil)
+				obs = operators.Throttle(itemsOf(values(10)...), blockingAcquire(waiting), nil)
 				out = obs.Observe(rxgo.WithContext(ctx))
 			}
 			<-waiting
@@ -201,7 +201,7 @@ func TestThrottleStopsWhenTheContextEnds(t *testing.T) {
 
 func TestThrottleWithAConsumerThatStopsReading(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	out := operators.Throttle(source(values(10)...), func(context.Context, any) error { return nil }, nil,
+	out := operators.Throttle(itemsOf(values(10)...), func(context.Context, any) error { return nil }, nil,
 		rxgo.WithContext(ctx)).Observe()
 	<-out // take one, then walk away: cancelling must release the rest
 	cancel()

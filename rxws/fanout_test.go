@@ -138,7 +138,7 @@ func settle(t *testing.T, m *rxws.Manager, c *testutil.Conn) {
 	}
 }
 
-type result struct {
+type fanResult struct {
 	n   int
 	err error
 }
@@ -188,11 +188,11 @@ func TestFanoutDropOldestSubscriberNeverSlowsTheOthers(t *testing.T) {
 		t.Fatalf("%d subscribers, want 4", n)
 	}
 	reached := make(chan struct{}, len(observers))
-	results := make(chan result, len(observers))
+	results := make(chan fanResult, len(observers))
 	for _, ch := range observers {
 		go func() {
 			n, err := inOrder(t, ch, total, reached)
-			results <- result{n, err}
+			results <- fanResult{n, err}
 		}()
 	}
 	close(st.start)
@@ -264,7 +264,7 @@ func TestFanoutBlockHoldsTheReaderUntilReleased(t *testing.T) {
 		n int
 	}
 	reached := make(chan struct{}, 2)
-	results := make(chan result, 2)
+	results := make(chan fanResult, 2)
 	for i := range counts {
 		ch := m.Messages(rxgo.WithContext(ctx)).Observe()
 		go func() {
@@ -286,7 +286,7 @@ func TestFanoutBlockHoldsTheReaderUntilReleased(t *testing.T) {
 					reached <- struct{}{}
 				}
 			}
-			results <- result{n, err}
+			results <- fanResult{n, err}
 		}()
 	}
 	close(st.start)
@@ -366,10 +366,10 @@ func TestFanoutLateJoinSeesMessagesFromWhenItJoined(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = m.Disconnect(context.Background()) })
 	reached := make(chan struct{}, 1)
-	earlyDone := make(chan result, 1)
+	earlyDone := make(chan fanResult, 1)
 	go func() {
 		n, err := inOrder(t, early, half, reached)
-		earlyDone <- result{n, err}
+		earlyDone <- fanResult{n, err}
 	}()
 	// With one subscriber, its having message half-1 means the reader has
 	// published it and now waits for the server's next frame.
@@ -441,10 +441,10 @@ func TestFanoutCancelReleasesSubscribersAndGoroutines(t *testing.T) {
 	defer cancelKeep()
 	keeper := m.MessagesWith([]rxws.StreamOption{rxws.WithName("keeper")}, rxgo.WithContext(keepCtx)).Observe()
 	all := make(chan struct{}, 1)
-	keeperDone := make(chan result, 1)
+	keeperDone := make(chan fanResult, 1)
 	go func() {
 		n, err := inOrder(t, keeper, 10, all)
-		keeperDone <- result{n, err}
+		keeperDone <- fanResult{n, err}
 	}()
 
 	// chained: an operator chain whose context is cancelled mid-stream.

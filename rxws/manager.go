@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"math"
 	"sync"
@@ -261,7 +260,7 @@ func (m *Manager) emit(st State) {
 // rxgo.WithContext and cancel it to leave, or the observer holds the reader
 // once its buffer is full.
 func (m *Manager) Messages(opts ...rxgo.Option) rxgo.Observable {
-	return source.Items(m.stream(), source.Config{}, opts...)
+	return m.MessagesWith(nil, opts...)
 }
 
 // IterMessages yields every message received from the start of the
@@ -269,28 +268,7 @@ func (m *Manager) Messages(opts ...rxgo.Option) rxgo.Observable {
 // iteration goes on; iteration ends after a normal close, or by yielding
 // the error that ended the connection or ctx's error.
 func (m *Manager) IterMessages(ctx context.Context) iter.Seq2[*Response, error] {
-	return func(yield func(*Response, error) bool) {
-		sub := m.stream().Subscribe(source.Config{})
-		defer sub.Close()
-		for {
-			it, err := sub.Next(ctx)
-			switch {
-			case err == io.EOF:
-				return
-			case err != nil:
-				yield(nil, err)
-				return
-			case it.E != nil:
-				if !yield(nil, it.E) {
-					return
-				}
-			default:
-				if !yield(it.V.(*Response), nil) {
-					return
-				}
-			}
-		}
-	}
+	return m.IterMessagesWith(ctx)
 }
 
 // Receive returns the next message. With nobody else listening the reader
