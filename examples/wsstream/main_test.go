@@ -1,0 +1,324 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rxpype/rxpype/internal/testutil"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testTimeout bounds a whole run of the program; a correct run takes milliseconds.
+const testTimeout = 20 * time.Second
+
+// wsstream runs the program in-process with args and returns its exit status,
+// stdout and stderr.
+func wsstream(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	if ctx == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr)
+	t.Logf("exit %d\nstdout:\n%sstderr:\n%s", code, stdout.String(), stderr.String())
+	return code, stdout.String(), stderr.String()
+}
+
+func lines(s string) []string {
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
+
+func send(t *testing.T, c *testutil.Conn, msgs ...string) {
+	t.Helper()
+	for _, m := range msgs {
+		if err := c.SendText(m); err != nil {
+			t.Errorf("server send: %v", err)
+			return
+		}
+	}
+}
+
+func TestCountStopsAfterNMessages(t *testing.T) {
+	srv := testutil.NewServer(t, func(c *testutil.Conn) {
+		for i := 0; ; i++ {
+			if c.SendJSON(map[string]int{"seq": i}) != nil {
+				return // the client has gone
+			}
+		}
+	})
+	code, out, errs := wsstream(t, nil, "-url", srv.URL, "-count", "3")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	want := []string{`{"seq":0}`, `{"seq":1}`, `{"seq":2}`}
+	if got := lines(out); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("stdout %q, want %q", got, want)
+	}
+	if !strings.Contains(errs, "wsstream: connected") {
+		t.Errorf("stderr has no state change to connected: %q", errs)
+	}
+	// wsstream closed the connection itself, normally.
+	c := srv.Conn(0)
+	<-c.Done()
+	if !websocket.IsCloseError(c.Err(), websocket.CloseNormalClosure) {
+		t.Errorf("server saw %v, want a close 1000 from wsstream", c.Err())
+	}
+}
+
+func TestOutputFormats(t *testing.T) {
+	bin := []byte{0, 1, 0xfe, 0xff}
+	srv := testutil.NewServer(t, func(c *testutil.Conn) {
+		send(t, c,
+			"{\n  \"id\": 12345678901234567890,\n  \"p\": \"27123.45\", \"z\": [1, 2]\n}",
+			"plain text, kept as is",
+			"two\nlines",
+		)
+		if err := c.SendBinary(bin); err != nil {
+			t.Errorf("server send: %v", err)
+		}
+	})
+	tests := []struct {
+		flag, binary string
+	}{
+		{"base64", "AAH+/w=="},
+		{"hex", "0001feff"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.flag, func(t *testing.T) {
+			code, out, _ := wsstream(t, nil, "-url", srv.URL, "-binary", tt.flag)
+			if code != 0 {
+				t.Fatalf("exit %d, want 0", code)
+			}
+			want := []string{
+				`{"id":12345678901234567890,"p":"27123.45","z":[1,2]}`,
+				"plain text, kept as is",
+				`"two\nlines"`,
+				tt.binary,
+			}
+			if got := lines(out); strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Fatalf("stdout\n%q\nwant\n%q", got, want)
+			}
+		})
+	}
+}
+
+func TestNormalCloseExitsZero(t *testing.T) {
+	srv := testutil.NewServer(t, testutil.Stream([][]byte{[]byte("a"), []byte("b")}))
+	code, out, errs := wsstream(t, nil, "-url", srv.URL, "-count", "10")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	if out != "a\nb\n" {
+		t.Errorf("stdout %q, want the two messages", out)
+	}
+	if !strings.Contains(errs, "closed the connection normally after 2 messages") {
+		t.Errorf("stderr does not say the server closed normally: %q", errs)
+	}
+}
+
+func TestErrorCloseExitsNonZero(t *testing.T) {
+	srv := testutil.NewServer(t, func(c *testutil.Conn) {
+		send(t, c, "last words")
+		_ = c.CloseWith(4001, "subscription rejected")
+	})
+	code, out, errs := wsstream(t, nil, "-url", srv.URL)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if out != "last words\n" {
+		t.Errorf("stdout %q, want the message sent before the close", out)
+	}
+	for _, want := range []string{"error after 1 messages", "4001", "subscription rejected"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr does not contain %q: %q", want, errs)
+		}
+	}
+}
+
+func TestCloseRightAfterHandshake(t *testing.T) {
+	// No message before the close: the stream's end must still be seen.
+	srv := testutil.NewServer(t, func(c *testutil.Conn) { _ = c.CloseWith(4001, "go away") })
+	code, out, errs := wsstream(t, nil, "-url", srv.URL)
+	if code != 1 || out != "" || !strings.Contains(errs, "go away") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 1, nothing, the close reason", code, out, errs)
+	}
+}
+
+func TestBadURL(t *testing.T) {
+	for _, url := range []string{"http://127.0.0.1/", "ws://", "::not a url"} {
+		code, _, errs := wsstream(t, nil, "-url", url)
+		if code != 2 || !strings.Contains(errs, "bad -url") {
+			t.Errorf("-url %q: exit %d, stderr %q; want 2 and bad -url", url, code, errs)
+		}
+	}
+}
+
+func TestHandshakeRefused(t *testing.T) {
+	srv := testutil.NewServer(t, nil)
+	srv.RefuseNext(1, 401, "invalid api key")
+	code, _, errs := wsstream(t, nil, "-url", srv.URL)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"cannot connect", "401", "invalid api key"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr does not contain %q: %q", want, errs)
+		}
+	}
+}
+
+func TestConnectionRefused(t *testing.T) {
+	srv := testutil.NewServer(t, nil)
+	url := srv.URL
+	srv.Close() // nothing listens on the port now
+	code, _, errs := wsstream(t, nil, "-url", url)
+	if code != 1 || !strings.Contains(errs, "cannot connect") {
+		t.Fatalf("exit %d, stderr %q; want 1 and cannot connect", code, errs)
+	}
+}
+
+func TestHeadersPassed(t *testing.T) {
+	srv := testutil.NewServer(t, func(c *testutil.Conn) {
+		h := c.Request().Header
+		send(t, c, h.Get("X-Api-Key"), strings.Join(h.Values("X-Tag"), ","))
+	})
+	code, out, _ := wsstream(t, nil, "-url", srv.URL, "-header", "X-Api-Key: k1:v2", "-header", "X-Tag:a", "-header", "X-Tag: b", "-count", "2")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	if out != "k1:v2\na,b\n" {
+		t.Fatalf("the server saw headers %q, want X-Api-Key k1:v2 and X-Tag a,b", out)
+	}
+}
+
+func TestSubscriptionsSentInOrder(t *testing.T) {
+	srv := testutil.NewServer(t, func(c *testutil.Conn) {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		for range 2 {
+			f, err := c.Recv(ctx)
+			if err != nil {
+				return
+			}
+			send(t, c, "ack "+string(f.Data))
+		}
+	})
+	code, out, _ := wsstream(t, nil, "-url", srv.URL,
+		"-subscribe", `{"op": "subscribe", "channel": "trades"}`,
+		"-subscribe", `["book", 10]`,
+		"-count", "2")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	if want := "ack {\"op\":\"subscribe\",\"channel\":\"trades\"}\nack [\"book\",10]\n"; out != want {
+		t.Fatalf("stdout %q, want %q", out, want)
+	}
+	if f := srv.Received()[0][0]; f.Type != websocket.TextMessage {
+		t.Errorf("subscription sent as frame type %d, want text", f.Type)
+	}
+}
+
+func TestReconnectReplaysSubscriptions(t *testing.T) {
+	srv := testutil.NewServer(t, func(c *testutil.Conn) {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		f, err := c.Recv(ctx)
+		if err != nil {
+			return
+		}
+		send(t, c, "conn "+string(rune('0'+c.Index()))+" "+string(f.Data))
+		if c.Index() == 0 {
+			c.Drop() // no close frame: a broken connection
+			return
+		}
+		<-c.Done()
+	})
+	code, out, errs := wsstream(t, nil, "-url", srv.URL, "-reconnect", "-subscribe", `{"sub":1}`, "-count", "2")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	if want := "conn 0 {\"sub\":1}\nconn 1 {\"sub\":1}\n"; out != want {
+		t.Fatalf("stdout %q, want %q", out, want)
+	}
+	if !strings.Contains(errs, "wsstream: reconnecting (attempt 1") {
+		t.Errorf("stderr does not show the reconnect: %q", errs)
+	}
+}
+
+func TestPingFlagSendsPings(t *testing.T) {
+	srv := testutil.NewServer(t, func(c *testutil.Conn) {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		if _, err := c.WaitCount(ctx, websocket.PingMessage, 2); err != nil {
+			return
+		}
+		send(t, c, "pinged twice")
+	})
+	code, out, _ := wsstream(t, nil, "-url", srv.URL, "-ping", "5ms", "-count", "1")
+	if code != 0 || out != "pinged twice\n" {
+		t.Fatalf("exit %d, stdout %q; want 0 and the server's message after two pings", code, out)
+	}
+}
+
+// interruptOnWrite cancels the run once it has printed a message.
+type interruptOnWrite struct {
+	bytes.Buffer
+	interrupt context.CancelFunc
+}
+
+func (w *interruptOnWrite) Write(p []byte) (int, error) {
+	defer w.interrupt()
+	return w.Buffer.Write(p)
+}
+
+func TestInterrupted(t *testing.T) {
+	srv := testutil.NewServer(t, func(c *testutil.Conn) {
+		send(t, c, "one")
+		<-c.Done()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	sigint, interrupt := context.WithCancel(ctx)
+	stdout := &interruptOnWrite{interrupt: interrupt}
+	var stderr bytes.Buffer
+	code := run(sigint, []string{"-url", srv.URL}, stdout, &stderr)
+	if code != 130 || stdout.String() != "one\n" || !strings.Contains(stderr.String(), "interrupted after 1 messages") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 130, the message, interrupted", code, stdout.String(), stderr.String())
+	}
+	// The connection was closed normally on the way out.
+	c := srv.Conn(0)
+	<-c.Done()
+	if !websocket.IsCloseError(c.Err(), websocket.CloseNormalClosure) {
+		t.Errorf("server saw %v, want a close 1000 from wsstream", c.Err())
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"-url", "ws://x", "extra"},
+		{"-url", "ws://x", "-count", "-1"},
+		{"-url", "ws://x", "-ping", "-1s"},
+		{"-url", "ws://x", "-subscribe", "{not json"},
+		{"-url", "ws://x", "-header", "no colon"},
+		{"-url", "ws://x", "-header", ":v"},
+		{"-url", "ws://x", "-binary", "octal"},
+		{"-nosuchflag"},
+	} {
+		code, out, errs := wsstream(t, nil, args...)
+		if code != 2 || out != "" || errs == "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and a message", args, code, out, errs)
+		}
+	}
+	if code, _, errs := wsstream(t, nil, "-h"); code != 0 || !strings.Contains(errs, "usage: wsstream") {
+		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage", code, errs)
+	}
+}
