@@ -348,10 +348,14 @@ func (m *Manager) notConnected() error {
 }
 
 // stream returns the message Subject for the current or next connection.
+//
+// Between connections it is the stream that just ended, so that an observer
+// set up then learns of the end at once instead of waiting on a Connect that
+// may never come; Connect opens the next stream.
 func (m *Manager) stream() *source.Subject[rxgo.Item] {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.openStream()
+	return m.msgs
 }
 
 func (m *Manager) openStream() *source.Subject[rxgo.Item] {

@@ -284,6 +284,12 @@ func TestServerCloseCodeSurfaces(t *testing.T) {
 	if _, err := m.Receive(ctx); !errors.Is(err, rxws.ErrNotConnected) {
 		t.Fatalf("receive after close: %v", err)
 	}
+	// A late iteration learns of the end at once rather than waiting.
+	for _, err := range m.IterMessages(ctx) {
+		if !errors.As(err, &ce) || ce.Code != 4001 {
+			t.Fatalf("late iteration: %v", err)
+		}
+	}
 }
 
 func TestNormalCloseCompletesWithoutError(t *testing.T) {
