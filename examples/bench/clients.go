@@ -21,6 +21,15 @@ import (
 // Change both together if rxpype's default codec changes.
 const codec = "encoding/json"
 
+// observeOpts are given to every Observe of rxpype's Messages() besides
+// the context: none by default (rxpype's defaults); -observe-buffer adds
+// rxgo.WithBufferedChannel, to measure what a buffered hand-off would gain.
+var observeOpts []rxgo.Option
+
+func observe(ctx context.Context, o rxgo.Observable) <-chan rxgo.Item {
+	return o.Observe(append([]rxgo.Option{rxgo.WithContext(ctx)}, observeOpts...)...)
+}
+
 // streamResult is one client's run of a stream workload.
 type streamResult struct {
 	msgs    int
@@ -151,7 +160,7 @@ func rxStream(ctx context.Context, url string, typed, checkSeq bool) (streamResu
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	m, mapped := newManager()
-	items := m.Messages().Observe(rxgo.WithContext(ctx))
+	items := observe(ctx, m.Messages())
 	if err := m.Connect(ctx, url); err != nil {
 		cancel()
 		for range items {
@@ -214,7 +223,7 @@ func rxFanout(ctx context.Context, url string, subs int, checkSeq, shared bool) 
 	obs := m.Messages()
 	chans := make([]<-chan rxgo.Item, subs)
 	for i := range chans {
-		chans[i] = obs.Observe(rxgo.WithContext(ctx))
+		chans[i] = observe(ctx, obs)
 	}
 	res := fanoutResult{rates: make([]float64, subs)}
 	counts := make([]int, subs)
@@ -333,7 +342,7 @@ func rxEcho(ctx context.Context, url string, n int, msg []byte, receive bool) (l
 	m, _ := newManager()
 	var items <-chan rxgo.Item
 	if !receive {
-		items = m.Messages().Observe(rxgo.WithContext(ctx))
+		items = observe(ctx, m.Messages())
 	}
 	if err := m.Connect(ctx, url); err != nil {
 		return nil, err

@@ -6,6 +6,8 @@
 //	go run ./examples/bench -json        # machine-readable results on stdout
 //	go run ./examples/bench -url ws://HOST:PORT/PATH   # workloads 1 and 2 against that server
 //	go run ./examples/bench -serve 127.0.0.1:9000      # only the server, for another process's -url
+//	go run ./examples/bench -workloads stream-typed -clients rxpype -cpuprofile cpu.out
+//	go run ./examples/bench -observe-buffer 256        # rxpype observers with a buffered rxgo channel
 //
 // Workloads:
 //
@@ -44,11 +46,13 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/reactivex/rxgo/v2"
 )
 
 type options struct {
 	n, size, echoN, rounds, fanout, idle int
-	fanoutN                              int
+	fanoutN, observeBuffer               int
 	url, serveAddr, cpuprofile           string
 	jsonOut, quick                       bool
 	workloads, clients                   map[string]bool
@@ -67,6 +71,7 @@ func main() {
 	flag.IntVar(&o.fanout, "fanout", 4, "subscribers in the fanout workloads")
 	flag.IntVar(&o.fanoutN, "fanout-n", 100_000, "messages per fanout run")
 	flag.IntVar(&o.idle, "idle", 10_000, "clients in the idle workload (capped by RLIMIT_NOFILE)")
+	flag.IntVar(&o.observeBuffer, "observe-buffer", 0, "pass rxgo.WithBufferedChannel(N) to rxpype's Observe calls (0: rxpype's defaults)")
 	flag.StringVar(&o.url, "url", "", "ws://HOST:PORT/PATH: run stream-typed and stream-raw against this server, which streams on connect and then closes normally")
 	flag.StringVar(&o.serveAddr, "serve", "", "HOST:PORT: only run the embedded server (its stream is /stream?n=N&size=S) until interrupted")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
@@ -145,7 +150,10 @@ func run(o options) error {
 		defer pprof.StopCPUProfile()
 	}
 
-	rep := report{
+	if o.observeBuffer > 0 {
+		observeOpts = []rxgo.Option{rxgo.WithBufferedChannel(o.observeBuffer)}
+	}
+	rep := report{ObserveBuffer: o.observeBuffer,
 		Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(), LoadStart: loadAvg(),
 		Codec: codec, N: o.n, Size: o.size, Echo: o.echoN, Rounds: o.rounds, Fanout: o.fanout, FanoutN: o.fanoutN,
@@ -436,25 +444,27 @@ func (r *rowSet) finish(o options) []Row {
 }
 
 type report struct {
-	Go         string      `json:"go"`
-	OS         string      `json:"os"`
-	CPU        string      `json:"cpu"`
-	CPUs       int         `json:"cpus"`
-	GOMAXPROCS int         `json:"gomaxprocs"`
-	LoadStart  string      `json:"load_start"`
-	LoadEnd    string      `json:"load_end"`
-	Server     string      `json:"server"`
-	Codec      string      `json:"codec"`
-	N          int         `json:"n"`
-	Size       int         `json:"size"`
-	FrameBytes int         `json:"payload_bytes,omitempty"`
-	Echo       int         `json:"echo"`
-	Rounds     int         `json:"rounds"`
-	Fanout     int         `json:"fanout_subscribers"`
-	FanoutN    int         `json:"fanout_n"`
-	Elapsed    string      `json:"elapsed"`
-	Rows       []Row       `json:"rows"`
-	Idle       *idleResult `json:"idle,omitempty"`
+	Go         string `json:"go"`
+	OS         string `json:"os"`
+	CPU        string `json:"cpu"`
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	LoadStart  string `json:"load_start"`
+	LoadEnd    string `json:"load_end"`
+	Server     string `json:"server"`
+	Codec      string `json:"codec"`
+	// ObserveBuffer is -observe-buffer: 0 means rxpype's defaults.
+	ObserveBuffer int         `json:"observe_buffer,omitempty"`
+	N             int         `json:"n"`
+	Size          int         `json:"size"`
+	FrameBytes    int         `json:"payload_bytes,omitempty"`
+	Echo          int         `json:"echo"`
+	Rounds        int         `json:"rounds"`
+	Fanout        int         `json:"fanout_subscribers"`
+	FanoutN       int         `json:"fanout_n"`
+	Elapsed       string      `json:"elapsed"`
+	Rows          []Row       `json:"rows"`
+	Idle          *idleResult `json:"idle,omitempty"`
 }
 
 func (r *report) print(w io.Writer) {
@@ -462,6 +472,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "load average %s at start, %s at end; %s in all\n", r.LoadStart, r.LoadEnd, r.Elapsed)
 	fmt.Fprintf(w, "server: %s\n", r.Server)
 	fmt.Fprintf(w, "codec: %s (raw json.Unmarshal; rxpype resp.Decode)\n", r.Codec)
+	if r.ObserveBuffer > 0 {
+		fmt.Fprintf(w, "rxpype observers: rxgo.WithBufferedChannel(%d) (not rxpype's default)\n", r.ObserveBuffer)
+	}
 	if r.N == 0 {
 		fmt.Fprintf(w, "stream: as the outside server sends it (mean payload %d bytes), %d A/B rounds (medians)\n\n", r.FrameBytes, r.Rounds)
 	} else {
