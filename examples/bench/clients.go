@@ -1,0 +1,382 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/rxws"
+)
+
+// codec names the JSON codec both clients decode with: the raw client calls
+// json.Unmarshal, rxpype's Response.Decode (which uses encoding/json today).
+// Change both together if rxpype's default codec changes.
+const codec = "encoding/json"
+
+// observeOpts are given to every Observe of rxpype's Messages() besides
+// the context: none by default (rxpype's defaults); -observe-buffer adds
+// rxgo.WithBufferedChannel, to measure what a buffered hand-off would gain.
+var observeOpts []rxgo.Option
+
+func observe(ctx context.Context, o rxgo.Observable) <-chan rxgo.Item {
+	return o.Observe(append([]rxgo.Option{rxgo.WithContext(ctx)}, observeOpts...)...)
+}
+
+// streamResult is one client's run of a stream workload.
+type streamResult struct {
+	msgs    int
+	bytes   int64
+	elapsed time.Duration
+	mallocs uint64
+}
+
+func (r streamResult) rate() float64 { return float64(r.msgs) / r.elapsed.Seconds() }
+
+func (r streamResult) allocsPerMsg() float64 {
+	if r.msgs == 0 {
+		return 0
+	}
+	return float64(r.mallocs) / float64(r.msgs)
+}
+
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
+}
+
+// seqChecker verifies the embedded server's sequence numbers, so that a
+// client that loses or reorders a message cannot look fast.
+type seqChecker struct {
+	on   bool
+	next int64
+}
+
+func (c *seqChecker) check(t *Trade) error {
+	if !c.on {
+		return nil
+	}
+	want := seqBase + c.next
+	c.next++
+	if t.Seq != want {
+		return fmt.Errorf("sequence %d, want %d", t.Seq, want)
+	}
+	return nil
+}
+
+// rawStream reads url's stream with gorilla/websocket until the server's
+// close: ReadMessage, then json.Unmarshal into a Trade when typed, or only
+// the byte count.
+func rawStream(ctx context.Context, url string, typed, checkSeq bool) (streamResult, error) {
+	runtime.GC()
+	m0 := mallocs()
+	t0 := time.Now()
+	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	if err != nil {
+		return streamResult{}, err
+	}
+	defer c.Close()
+	var r streamResult
+	var t Trade
+	seq := seqChecker{on: checkSeq}
+	for {
+		_, data, err := c.ReadMessage()
+		if err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+				return r, fmt.Errorf("raw: after %d messages: %w", r.msgs, err)
+			}
+			break
+		}
+		if typed {
+			if err := json.Unmarshal(data, &t); err != nil {
+				return r, fmt.Errorf("raw: decode: %w", err)
+			}
+			if err := seq.check(&t); err != nil {
+				return r, fmt.Errorf("raw: %w", err)
+			}
+		}
+		r.bytes += int64(len(data))
+		r.msgs++
+	}
+	r.elapsed = time.Since(t0)
+	r.mallocs = mallocs() - m0
+	return r, nil
+}
+
+// newManager is the rxpype client of every workload: default settings and
+// two post-processors, a map (it counts, and hands the response on) and a
+// filter that keeps everything.
+func newManager() (*rxws.Manager, *atomic.Int64) {
+	var mapped atomic.Int64
+	return rxws.NewManager(nil, rxws.WithPostProcessors(rxws.PostProcessorFunc(
+		func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
+			mapped.Add(1)
+			return r, nil
+		}), keepAll)), &mapped
+}
+
+var keepAll = rxws.PostProcessorFunc(func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
+	if r.Kind() == rxws.KindBinary && len(r.Bytes()) == 0 {
+		return nil, nil
+	}
+	return r, nil
+})
+
+// newDecodingManager's map post-processor decodes each message once, in the
+// read loop, and hands the *Trade on as the response's Data: what a user
+// does to share one decode among several observers.
+func newDecodingManager() *rxws.Manager {
+	return rxws.NewManager(nil, rxws.WithPostProcessors(rxws.PostProcessorFunc(
+		func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
+			t := new(Trade)
+			if err := r.Decode(t); err != nil {
+				return nil, err
+			}
+			return r.WithData(t), nil
+		}), keepAll))
+}
+
+// disconnect ends m, bounded in time; the bench fails if it cannot.
+func disconnect(m *rxws.Manager) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return m.Disconnect(ctx)
+}
+
+// rxStream reads url's stream through rxpype's Messages() until it
+// completes, decoding each *Response with resp.Decode when typed.
+func rxStream(ctx context.Context, url string, typed, checkSeq bool) (streamResult, error) {
+	runtime.GC()
+	m0 := mallocs()
+	t0 := time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m, mapped := newManager()
+	items := observe(ctx, m.Messages())
+	if err := m.Connect(ctx, url); err != nil {
+		cancel()
+		for range items {
+		}
+		return streamResult{}, err
+	}
+	var r streamResult
+	var t Trade
+	seq := seqChecker{on: checkSeq}
+	var err error
+	for it := range items {
+		if it.E != nil {
+			err = fmt.Errorf("rxpype: after %d messages: %w", r.msgs, it.E)
+			break
+		}
+		resp := it.V.(*rxws.Response)
+		if typed {
+			if err = resp.Decode(&t); err != nil {
+				break
+			}
+			if err = seq.check(&t); err != nil {
+				err = fmt.Errorf("rxpype: %w", err)
+				break
+			}
+		}
+		r.bytes += int64(len(resp.Bytes()))
+		r.msgs++
+	}
+	r.elapsed = time.Since(t0)
+	r.mallocs = mallocs() - m0
+	cancel()
+	for range items { // the observer ends once its context does
+	}
+	if derr := disconnect(m); err == nil {
+		err = derr
+	}
+	if err == nil && mapped.Load() != int64(r.msgs) {
+		err = fmt.Errorf("rxpype: the map post-processor saw %d messages, the observer %d", mapped.Load(), r.msgs)
+	}
+	return r, err
+}
+
+// fanoutResult is the per-subscriber rate of each of the subscribers.
+type fanoutResult struct {
+	rates []float64
+	msgs  int
+}
+
+// rxFanout reads the stream through subs observers of one manager's
+// Messages(), each in its own goroutine: each decodes every message, or,
+// when shared, takes the *Trade a post-processor decoded once.
+func rxFanout(ctx context.Context, url string, subs int, checkSeq, shared bool) (fanoutResult, error) {
+	runtime.GC()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m, _ := newManager()
+	if shared {
+		m = newDecodingManager()
+	}
+	obs := m.Messages()
+	chans := make([]<-chan rxgo.Item, subs)
+	for i := range chans {
+		chans[i] = observe(ctx, obs)
+	}
+	res := fanoutResult{rates: make([]float64, subs)}
+	counts := make([]int, subs)
+	errs := make([]error, subs)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i, ch := range chans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var t Trade
+			seq := seqChecker{on: checkSeq}
+			for it := range ch {
+				if errs[i] != nil {
+					continue // drain until the context ends
+				}
+				if it.E != nil {
+					errs[i] = it.E
+					cancel()
+					continue
+				}
+				resp := it.V.(*rxws.Response)
+				tp := &t
+				if shared {
+					tp, _ = resp.Data().(*Trade)
+					if tp == nil {
+						errs[i] = fmt.Errorf("data is %T, want *Trade", resp.Data())
+						cancel()
+						continue
+					}
+				} else if err := resp.Decode(&t); err != nil {
+					errs[i] = err
+					cancel()
+					continue
+				}
+				if err := seq.check(tp); err != nil {
+					errs[i] = err
+					cancel()
+					continue
+				}
+				counts[i]++
+			}
+			res.rates[i] = float64(counts[i]) / time.Since(t0).Seconds()
+		}()
+	}
+	err := m.Connect(ctx, url)
+	if err != nil {
+		cancel()
+	}
+	wg.Wait()
+	cancel()
+	if derr := disconnect(m); err == nil {
+		err = derr
+	}
+	for i, e := range errs {
+		if err == nil && e != nil {
+			err = fmt.Errorf("rxpype fanout subscriber %d: %w", i, e)
+		}
+	}
+	res.msgs = counts[0]
+	for i, c := range counts {
+		if err == nil && c != res.msgs {
+			err = fmt.Errorf("rxpype fanout: subscriber %d got %d messages, subscriber 0 %d", i, c, res.msgs)
+		}
+	}
+	return res, err
+}
+
+// latencies are the round-trip times of an echo run.
+type latencies []time.Duration
+
+func (l latencies) percentile(p float64) time.Duration {
+	s := append(latencies(nil), l...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s) == 0 {
+		return 0
+	}
+	i := int(p * float64(len(s)-1))
+	return s[i]
+}
+
+// echoWarmup round trips are made, untimed, before the timed ones.
+const echoWarmup = 200
+
+func rawEcho(ctx context.Context, url string, n int, msg []byte) (latencies, error) {
+	runtime.GC()
+	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	lat := make(latencies, 0, n)
+	for i := 0; i < echoWarmup+n; i++ {
+		t0 := time.Now()
+		if err := c.WriteMessage(websocket.TextMessage, msg); err != nil {
+			return nil, err
+		}
+		if _, _, err := c.ReadMessage(); err != nil {
+			return nil, err
+		}
+		if i >= echoWarmup {
+			lat = append(lat, time.Since(t0))
+		}
+	}
+	_ = c.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	return lat, nil
+}
+
+// rxEcho makes n round trips through rxpype: Send, then the reply from the
+// Messages() observer (or, with receive, from Receive).
+func rxEcho(ctx context.Context, url string, n int, msg []byte, receive bool) (latencies, error) {
+	runtime.GC()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m, _ := newManager()
+	var items <-chan rxgo.Item
+	if !receive {
+		items = observe(ctx, m.Messages())
+	}
+	if err := m.Connect(ctx, url); err != nil {
+		return nil, err
+	}
+	req := rxws.TextRequest(string(msg))
+	lat := make(latencies, 0, n)
+	var err error
+	for i := 0; i < echoWarmup+n && err == nil; i++ {
+		t0 := time.Now()
+		if err = m.Send(ctx, req); err != nil {
+			break
+		}
+		if receive {
+			_, err = m.Receive(ctx)
+		} else {
+			it, ok := <-items
+			switch {
+			case !ok:
+				err = errors.New("rxpype: stream ended")
+			case it.E != nil:
+				err = it.E
+			}
+		}
+		if i >= echoWarmup {
+			lat = append(lat, time.Since(t0))
+		}
+	}
+	cancel()
+	if items != nil {
+		for range items {
+		}
+	}
+	if derr := disconnect(m); err == nil {
+		err = derr
+	}
+	return lat, err
+}

@@ -1,0 +1,537 @@
+// Command bench measures rxpype against raw gorilla/websocket, side by
+// side, in one process, on the same embedded loopback server (issue 7).
+//
+//	go run ./examples/bench              # every workload, 5 A/B rounds, n=1,000,000
+//	go run ./examples/bench -quick       # a smaller, faster run
+//	go run ./examples/bench -json        # machine-readable results on stdout
+//	go run ./examples/bench -url ws://HOST:PORT/PATH   # workloads 1 and 2 against that server
+//	go run ./examples/bench -serve 127.0.0.1:9000      # only the server, for another process's -url
+//	go run ./examples/bench -workloads stream-typed -clients rxpype -cpuprofile cpu.out
+//	go run ./examples/bench -observe-buffer 256        # rxpype observers with a buffered rxgo channel
+//
+// Workloads:
+//
+//  1. stream-typed: the server writes n pre-encoded ~100-byte trade frames in
+//     bulk; raw does ReadMessage + json.Unmarshal into a struct, rxpype reads
+//     Messages() through two post-processors (a map and a filter keeping all)
+//     and decodes each *Response with resp.Decode into the same struct.
+//  2. stream-raw: the same stream, counting bytes only.
+//  3. echo: sequential round trips of a 100-byte message (p50, p99 in µs):
+//     raw WriteMessage/ReadMessage vs rxpype Send + the reply from Messages()
+//     (echo) or from Receive (echo-receive).
+//  4. fanout: stream-typed (-fanout-n messages) to 4 observers of one
+//     manager, each decoding every message; messages/s per subscriber,
+//     against rxpype's stream-typed. fanout-shared: a map post-processor
+//     decodes once (resp.WithData) and the observers read resp.Data().
+//  5. idle: many connected, subscribed clients against a server in a child
+//     process: resident memory and goroutines per client.
+//  6. allocations per message of 1 and 2 (runtime.MemStats.Mallocs / n,
+//     the embedded server included: it allocates nothing per message).
+//
+// Rounds alternate which client goes first; the table shows medians.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/reactivex/rxgo/v2"
+)
+
+type options struct {
+	n, size, echoN, rounds, fanout, idle int
+	fanoutN, observeBuffer               int
+	url, serveAddr, cpuprofile           string
+	jsonOut, quick                       bool
+	workloads, clients                   map[string]bool
+}
+
+var allWorkloads = []string{"stream-typed", "stream-raw", "echo", "echo-receive", "fanout", "fanout-shared", "idle"}
+
+func main() {
+	var o options
+	var workloads, clients string
+	var idleServer bool
+	flag.IntVar(&o.n, "n", 1_000_000, "messages per stream run")
+	flag.IntVar(&o.size, "size", 100, "payload bytes per stream and echo message (at least ~95)")
+	flag.IntVar(&o.echoN, "echo", 20_000, "timed round trips per echo run")
+	flag.IntVar(&o.rounds, "rounds", 5, "A/B rounds")
+	flag.IntVar(&o.fanout, "fanout", 4, "subscribers in the fanout workloads")
+	flag.IntVar(&o.fanoutN, "fanout-n", 100_000, "messages per fanout run")
+	flag.IntVar(&o.idle, "idle", 10_000, "clients in the idle workload (capped by RLIMIT_NOFILE)")
+	flag.IntVar(&o.observeBuffer, "observe-buffer", 0, "pass rxgo.WithBufferedChannel(N) to rxpype's Observe calls (0: rxpype's defaults)")
+	flag.StringVar(&o.url, "url", "", "ws://HOST:PORT/PATH: run stream-typed and stream-raw against this server, which streams on connect and then closes normally")
+	flag.StringVar(&o.serveAddr, "serve", "", "HOST:PORT: only run the embedded server (its stream is /stream?n=N&size=S) until interrupted")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	flag.BoolVar(&o.jsonOut, "json", false, "print the results as JSON on stdout (progress goes to stderr)")
+	flag.BoolVar(&o.quick, "quick", false, "a short run: n=200,000, echo=5,000, rounds=3, idle=1,000 (explicit flags still win)")
+	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated")
+	flag.StringVar(&clients, "clients", "raw,rxpype", "clients to run, comma-separated (raw, rxpype)")
+	flag.BoolVar(&idleServer, "idle-server", false, "internal: serve the idle workload for a parent bench process")
+	flag.Parse()
+
+	if idleServer {
+		if err := idleServerMain(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench idle server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if o.quick {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for _, q := range []struct {
+			name string
+			v    *int
+			def  int
+		}{{"n", &o.n, 200_000}, {"fanout-n", &o.fanoutN, 30_000}, {"echo", &o.echoN, 5_000}, {"rounds", &o.rounds, 3}, {"idle", &o.idle, 1_000}} {
+			if !set[q.name] {
+				*q.v = q.def
+			}
+		}
+	}
+	o.workloads = splitSet(workloads)
+	o.clients = splitSet(clients)
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func splitSet(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			m[f] = true
+		}
+	}
+	return m
+}
+
+func run(o options) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch {
+	case o.n < 1 || o.n > maxN || o.fanoutN < 1 || o.fanoutN > maxN:
+		return fmt.Errorf("-n and -fanout-n must be between 1 and %d", maxN)
+	case o.rounds < 1 || o.echoN < 1 || o.fanout < 1:
+		return errors.New("-rounds, -echo and -fanout must be positive")
+	}
+	if o.serveAddr != "" {
+		return serve(ctx, o.serveAddr, o.n, o.size, func(url string) {
+			fmt.Printf("serving %s/stream?n=%d&size=%d (and /echo, /idle); interrupt to stop\n", url, o.n, o.size)
+		})
+	}
+	progress := func(s string) { fmt.Fprintln(os.Stderr, s) }
+	if !o.jsonOut {
+		progress = func(s string) { fmt.Fprintln(os.Stderr, "  "+s) }
+	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	if o.observeBuffer > 0 {
+		observeOpts = []rxgo.Option{rxgo.WithBufferedChannel(o.observeBuffer)}
+	}
+	rep := report{ObserveBuffer: o.observeBuffer,
+		Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(), LoadStart: loadAvg(),
+		Codec: codec, N: o.n, Size: o.size, Echo: o.echoN, Rounds: o.rounds, Fanout: o.fanout, FanoutN: o.fanoutN,
+	}
+	streamURL := o.url
+	checkSeq := o.url == ""
+	var srv *server
+	if o.url == "" {
+		var err error
+		if srv, err = startServer("127.0.0.1:0", o.n, o.size); err != nil {
+			return err
+		}
+		defer srv.Close()
+		streamURL = fmt.Sprintf("%s/stream?n=%d&size=%d", srv.URL, o.n, o.size)
+		rep.Server = "embedded loopback gorilla/websocket, pre-framed frames written straight to the socket"
+	} else {
+		rep.N = 0 // as many as the server sends
+		rep.Server = "outside: " + o.url
+		for _, w := range []string{"echo", "echo-receive", "fanout", "fanout-shared", "idle"} {
+			delete(o.workloads, w)
+		}
+	}
+	progress(fmt.Sprintf("server %s; load %s", rep.Server, rep.LoadStart))
+
+	rows := newRows()
+	t0 := time.Now()
+	for round := 0; round < o.rounds; round++ {
+		// Alternate which client goes first.
+		order := []string{"raw", "rxpype"}
+		if round%2 == 1 {
+			order = []string{"rxpype", "raw"}
+		}
+		for _, typed := range []bool{true, false} {
+			name := "stream-raw"
+			if typed {
+				name = "stream-typed"
+			}
+			if !o.workloads[name] {
+				continue
+			}
+			for _, client := range order {
+				if !o.clients[client] {
+					continue
+				}
+				f := rawStream
+				if client == "rxpype" {
+					f = rxStream
+				}
+				r, err := f(ctx, streamURL, typed, checkSeq)
+				if err != nil {
+					return fmt.Errorf("%s %s: %w", name, client, err)
+				}
+				if checkSeq && r.msgs != o.n {
+					return fmt.Errorf("%s %s: %d messages, want %d", name, client, r.msgs, o.n)
+				}
+				if r.msgs > 0 {
+					rep.FrameBytes = int(r.bytes / int64(r.msgs))
+				}
+				rows.add(name, "msgs/s", client, r.rate())
+				rows.add(name, "allocs/msg", client, r.allocsPerMsg())
+				progress(fmt.Sprintf("round %d %-12s %-6s %10.0f msgs/s %6.2f allocs/msg (%d msgs, %d bytes, %v)",
+					round+1, name, client, r.rate(), r.allocsPerMsg(), r.msgs, r.bytes, r.elapsed.Round(time.Millisecond)))
+			}
+		}
+		if srv != nil {
+			msg, _ := tradePayload(0, o.size)
+			for _, w := range []string{"echo", "echo-receive"} {
+				if !o.workloads[w] {
+					continue
+				}
+				for _, client := range order {
+					if !o.clients[client] || (w == "echo-receive" && client == "raw") {
+						continue // echo-receive is compared with echo's raw figures
+					}
+					var lat latencies
+					var err error
+					if client == "raw" {
+						lat, err = rawEcho(ctx, srv.URL+"/echo", o.echoN, msg)
+					} else {
+						lat, err = rxEcho(ctx, srv.URL+"/echo", o.echoN, msg, w == "echo-receive")
+					}
+					if err != nil {
+						return fmt.Errorf("%s %s: %w", w, client, err)
+					}
+					p50, p99 := us(lat.percentile(0.50)), us(lat.percentile(0.99))
+					rows.add(w, "p50 µs", client, p50)
+					rows.add(w, "p99 µs", client, p99)
+					progress(fmt.Sprintf("round %d %-12s %-6s p50 %6.1f µs  p99 %6.1f µs", round+1, w, client, p50, p99))
+				}
+			}
+			for _, w := range []string{"fanout", "fanout-shared"} {
+				if !o.workloads[w] || !o.clients["rxpype"] {
+					continue
+				}
+				url := fmt.Sprintf("%s/stream?n=%d&size=%d", srv.URL, o.fanoutN, o.size)
+				r, err := rxFanout(ctx, url, o.fanout, checkSeq, w == "fanout-shared")
+				if err != nil {
+					return fmt.Errorf("%s: %w", w, err)
+				}
+				if r.msgs != o.fanoutN {
+					return fmt.Errorf("%s: %d messages, want %d", w, r.msgs, o.fanoutN)
+				}
+				rows.add(w, "msgs/s/sub", "rxpype", median(r.rates))
+				rows.add(w, "min msgs/s/sub", "rxpype", slices.Min(r.rates))
+				progress(fmt.Sprintf("round %d %-13s rxpype %9.0f msgs/s per subscriber (median; min %.0f)",
+					round+1, w, median(r.rates), slices.Min(r.rates)))
+			}
+		}
+	}
+	rep.Elapsed = time.Since(t0).Round(time.Second).String()
+	if o.workloads["idle"] && o.clients["rxpype"] && o.clients["raw"] {
+		idle, err := runIdle(ctx, o.idle, progress)
+		if err != nil {
+			return err
+		}
+		rep.Idle = &idle
+		rep.Elapsed = time.Since(t0).Round(time.Second).String()
+	}
+	rep.LoadEnd = loadAvg()
+	rep.Rows = rows.finish(o)
+	if o.jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.print(os.Stdout)
+	return nil
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// rows collects every round's figure of every (workload, metric, client).
+type rowKey struct{ workload, metric string }
+
+type rowSet struct {
+	order []rowKey
+	vals  map[rowKey]map[string][]float64
+}
+
+func newRows() *rowSet { return &rowSet{vals: map[rowKey]map[string][]float64{}} }
+
+func (r *rowSet) add(workload, metric, client string, v float64) {
+	k := rowKey{workload, metric}
+	if r.vals[k] == nil {
+		r.vals[k] = map[string][]float64{}
+		r.order = append(r.order, k)
+	}
+	r.vals[k][client] = append(r.vals[k][client], v)
+}
+
+// Row is one line of the table: medians over the rounds, and each round.
+type Row struct {
+	Workload     string    `json:"workload"`
+	Metric       string    `json:"metric"`
+	Raw          *float64  `json:"raw,omitempty"`
+	Rxpype       *float64  `json:"rxpype,omitempty"`
+	RawRounds    []float64 `json:"raw_rounds,omitempty"`
+	RxpypeRounds []float64 `json:"rxpype_rounds,omitempty"`
+	Compare      string    `json:"compare,omitempty"` // what Ratio is
+	Ratio        *float64  `json:"ratio,omitempty"`
+	// Paired is the median of the rounds' own ratios (differences for
+	// allocs): less swayed by load that changes between rounds.
+	Paired *float64 `json:"paired,omitempty"`
+	Target string   `json:"target,omitempty"`
+	Met    *bool    `json:"met,omitempty"`
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (r *rowSet) finish(o options) []Row {
+	var rows []Row
+	med := func(w, m, c string) *float64 {
+		if v := r.vals[rowKey{w, m}][c]; len(v) > 0 {
+			return ptr(median(v))
+		}
+		return nil
+	}
+	for _, k := range r.order {
+		row := Row{Workload: k.workload, Metric: k.metric,
+			RawRounds: r.vals[k]["raw"], RxpypeRounds: r.vals[k]["rxpype"],
+			Raw: med(k.workload, k.metric, "raw"), Rxpype: med(k.workload, k.metric, "rxpype")}
+		rawRef := row.Raw
+		if k.workload == "echo-receive" {
+			rawRef = med("echo", k.metric, "raw")
+			row.Raw = rawRef
+		}
+		if row.Rxpype != nil && rawRef != nil && *rawRef != 0 {
+			diff := k.metric == "allocs/msg"
+			if diff {
+				row.Compare = "rxpype - raw"
+				row.Ratio = ptr(*row.Rxpype - *rawRef)
+			} else {
+				row.Compare = "rxpype / raw"
+				row.Ratio = ptr(*row.Rxpype / *rawRef)
+			}
+			raws := r.vals[k]["raw"]
+			if k.workload == "echo-receive" {
+				raws = r.vals[rowKey{"echo", k.metric}]["raw"]
+			}
+			if rx := row.RxpypeRounds; len(rx) == len(raws) {
+				per := make([]float64, len(rx))
+				for i := range rx {
+					if diff {
+						per[i] = rx[i] - raws[i]
+					} else {
+						per[i] = rx[i] / raws[i]
+					}
+				}
+				row.Paired = ptr(median(per))
+			}
+		}
+		switch {
+		case k.workload == "stream-typed" && k.metric == "msgs/s":
+			row.Target = ">= 0.90"
+			if row.Ratio != nil {
+				row.Met = ptr(*row.Ratio >= 0.90)
+			}
+		case k.workload == "stream-raw" && k.metric == "msgs/s":
+			row.Target = ">= 0.70"
+			if row.Ratio != nil {
+				row.Met = ptr(*row.Ratio >= 0.70)
+			}
+		case k.metric == "allocs/msg":
+			row.Target = "<= +2"
+			if row.Ratio != nil {
+				row.Met = ptr(*row.Ratio <= 2)
+			}
+		case k.workload == "echo" && k.metric == "p50 µs", k.workload == "echo-receive" && k.metric == "p50 µs":
+			row.Target = "<= raw + 15 µs"
+			if row.Rxpype != nil && rawRef != nil {
+				row.Met = ptr(*row.Rxpype <= *rawRef+15)
+			}
+		case k.workload == "echo" && k.metric == "p99 µs", k.workload == "echo-receive" && k.metric == "p99 µs":
+			row.Target = "<= 2.00"
+			if row.Ratio != nil {
+				row.Met = ptr(*row.Ratio <= 2)
+			}
+		case k.workload == "fanout" || k.workload == "fanout-shared":
+			if st := med("stream-typed", "msgs/s", "rxpype"); st != nil && row.Rxpype != nil {
+				row.Compare = "per subscriber / rxpype stream-typed"
+				row.Ratio = ptr(*row.Rxpype / *st)
+				if k.metric == "msgs/s/sub" && k.workload == "fanout" {
+					row.Target = ">= 0.80"
+					row.Met = ptr(*row.Ratio >= 0.80)
+				}
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+type report struct {
+	Go         string `json:"go"`
+	OS         string `json:"os"`
+	CPU        string `json:"cpu"`
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	LoadStart  string `json:"load_start"`
+	LoadEnd    string `json:"load_end"`
+	Server     string `json:"server"`
+	Codec      string `json:"codec"`
+	// ObserveBuffer is -observe-buffer: 0 means rxpype's defaults.
+	ObserveBuffer int         `json:"observe_buffer,omitempty"`
+	N             int         `json:"n"`
+	Size          int         `json:"size"`
+	FrameBytes    int         `json:"payload_bytes,omitempty"`
+	Echo          int         `json:"echo"`
+	Rounds        int         `json:"rounds"`
+	Fanout        int         `json:"fanout_subscribers"`
+	FanoutN       int         `json:"fanout_n"`
+	Elapsed       string      `json:"elapsed"`
+	Rows          []Row       `json:"rows"`
+	Idle          *idleResult `json:"idle,omitempty"`
+}
+
+func (r *report) print(w io.Writer) {
+	fmt.Fprintf(w, "rxpype bench: %s %s, %s, %d CPUs (GOMAXPROCS %d)\n", r.Go, r.OS, r.CPU, r.CPUs, r.GOMAXPROCS)
+	fmt.Fprintf(w, "load average %s at start, %s at end; %s in all\n", r.LoadStart, r.LoadEnd, r.Elapsed)
+	fmt.Fprintf(w, "server: %s\n", r.Server)
+	fmt.Fprintf(w, "codec: %s (raw json.Unmarshal; rxpype resp.Decode)\n", r.Codec)
+	if r.ObserveBuffer > 0 {
+		fmt.Fprintf(w, "rxpype observers: rxgo.WithBufferedChannel(%d) (not rxpype's default)\n", r.ObserveBuffer)
+	}
+	if r.N == 0 {
+		fmt.Fprintf(w, "stream: as the outside server sends it (mean payload %d bytes), %d A/B rounds (medians)\n\n", r.FrameBytes, r.Rounds)
+	} else {
+		fmt.Fprintf(w, "n=%d payload=%d bytes, echo=%d round trips, %d A/B rounds (medians), fanout: %d messages to %d subscribers\n\n",
+			r.N, r.FrameBytes, r.Echo, r.Rounds, r.FanoutN, r.Fanout)
+	}
+	fmt.Fprintf(w, "%-14s %-15s %11s %11s %8s %8s  %-14s %s\n", "workload", "metric", "raw", "rxpype", "ratio", "paired", "target", "")
+	num := func(p *float64, metric string) string {
+		switch {
+		case p == nil:
+			return "-"
+		case strings.HasPrefix(metric, "allocs") || strings.Contains(metric, "µs"):
+			return fmt.Sprintf("%.2f", *p)
+		default:
+			return fmt.Sprintf("%.0f", *p)
+		}
+	}
+	for _, row := range r.Rows {
+		show := func(p *float64) string {
+			switch {
+			case p == nil:
+				return "-"
+			case row.Compare == "rxpype - raw":
+				return fmt.Sprintf("%+.3f", *p)
+			}
+			return fmt.Sprintf("%.2f", *p)
+		}
+		ratio, paired := show(row.Ratio), show(row.Paired)
+		met := ""
+		if row.Met != nil {
+			met = map[bool]string{true: "met", false: "MISSED"}[*row.Met]
+		}
+		name := row.Workload
+		fmt.Fprintf(w, "%-14s %-15s %11s %11s %8s %8s  %-14s %s\n", name, row.Metric,
+			num(row.Raw, row.Metric), num(row.Rxpype, row.Metric), ratio, paired, row.Target, met)
+	}
+	if r.Idle != nil {
+		i := r.Idle
+		fmt.Fprintf(w, "\nidle: %d clients against a server in a child process (RSS from /proc/self/status VmRSS)\n", i.Managers)
+		if i.Note != "" {
+			fmt.Fprintf(w, "  note: %s\n", i.Note)
+		}
+		fmt.Fprintf(w, "%-36s %12s %18s %12s\n", "per client", "RSS KiB", "heap+stacks KiB", "goroutines")
+		for _, x := range []struct {
+			name string
+			c    perConn
+		}{{"raw (conn + a reader goroutine)", i.Raw}, {"rxpype (connected, subscribed)", i.Rxpype}, {"rxpype (+ one Messages() observer)", i.Observed}} {
+			fmt.Fprintf(w, "%-36s %12.1f %18.1f %12.2f\n", x.name, x.c.RSSKiB, x.c.HeapKiB, x.c.Goroutines)
+		}
+		ok := i.Observed.RSSKiB <= 64 && i.Observed.Goroutines <= 6
+		fmt.Fprintf(w, "target: <= 64 KiB and <= 6 goroutines per manager (with its observer): %s\n",
+			map[bool]string{true: "met", false: "MISSED"}[ok])
+	}
+	fmt.Fprintln(w, "\nratio: rxpype/raw of the medians (allocs/msg: rxpype - raw, whole process, per message);")
+	fmt.Fprintln(w, "paired: the median of each round's own ratio; targets are judged on ratio")
+	if r.N != 0 {
+		fmt.Fprintln(w, "fanout: each subscriber decodes every message; fanout-shared: a post-processor decodes once (resp.WithData)")
+		fmt.Fprintln(w, "and subscribers read resp.Data(); both per subscriber against rxpype's stream-typed")
+	}
+}
