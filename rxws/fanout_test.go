@@ -434,7 +434,7 @@ func TestFanoutCancelReleasesSubscribersAndGoroutines(t *testing.T) {
 	// goroutine, and nobody reads it: the reader stops at message 2.
 	stuckCtx, cancelStuck := context.WithCancel(ctx)
 	defer cancelStuck()
-	_ = m.MessagesWith([]rxws.StreamOption{rxws.WithName("stuck"), rxws.WithBuffer(1)}, rxgo.WithContext(stuckCtx)).Observe()
+	_ = m.MessagesWith([]rxws.StreamOption{rxws.WithName("stuck"), rxws.WithBuffer(1)}, rxgo.WithContext(stuckCtx), rxgo.WithBufferedChannel(0)).Observe()
 
 	// keeper reads everything, counting.
 	keepCtx, cancelKeep := context.WithCancel(ctx)

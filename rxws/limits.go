@@ -121,28 +121,73 @@ func (e *ProtocolError) Is(target error) bool { return target == ErrProtocol }
 // Unwrap returns gorilla's error.
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
-// readMessage is websocket.Conn.ReadMessage with the read limit applied to
-// the message as delivered, not only as framed: with compression on,
-// gorilla's limit counts compressed bytes, so a small frame could inflate
-// to gigabytes (a "zip bomb"). Without compression the two are the same
-// and gorilla's own check fires first, at the frame header.
-func readMessage(ws *websocket.Conn, limit int64) (int, []byte, error) {
+// msgReader is websocket.Conn.ReadMessage without an allocation per
+// message: it reads into a reused scratch buffer and hands out exact-size
+// slices of shared 16 KiB slabs. A Response kept long pins its slab (the
+// messages read around it); a message over a quarter slab gets its own
+// allocation.
+//
+// With compression on it also applies the read limit to the message as
+// delivered: gorilla's limit counts compressed bytes, so a small frame could
+// inflate to gigabytes (a "zip bomb"). Without compression the two are the
+// same and gorilla's own check fires first, at the frame header.
+type msgReader struct {
+	limit   int64
+	inflate bool // compression negotiated: count the limit here too
+	lr      io.LimitedReader
+	scratch []byte
+	slab    []byte
+}
+
+const (
+	slabSize   = 16 << 10
+	maxScratch = 64 << 10 // a bigger scratch buffer is dropped after use
+)
+
+func (mr *msgReader) read(ws *websocket.Conn) (int, []byte, error) {
 	mt, r, err := ws.NextReader()
 	if err != nil {
 		return mt, nil, err
 	}
-	if limit <= 0 {
-		b, err := io.ReadAll(r)
-		return mt, b, err
+	if mr.inflate && mr.limit > 0 {
+		mr.lr = io.LimitedReader{R: r, N: mr.limit + 1}
+		r = &mr.lr
 	}
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err == nil && int64(len(b)) > limit {
+	buf := mr.scratch[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return mt, nil, err
+		}
+	}
+	if cap(buf) <= maxScratch {
+		mr.scratch = buf[:0]
+	} else {
+		mr.scratch = nil
+	}
+	if mr.inflate && mr.limit > 0 && int64(len(buf)) > mr.limit {
 		// Tell the peer why, as gorilla does for a frame over the limit.
 		_ = ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""), time.Now().Add(closeWait))
 		return mt, nil, websocket.ErrReadLimit
 	}
-	return mt, b, err
+	n := len(buf)
+	if n > slabSize/4 {
+		return mt, append([]byte(nil), buf...), nil
+	}
+	if len(mr.slab)+n > cap(mr.slab) {
+		mr.slab = make([]byte, 0, slabSize)
+	}
+	start := len(mr.slab)
+	mr.slab = append(mr.slab, buf...)
+	return mt, mr.slab[start:len(mr.slab):len(mr.slab)], nil
 }
 
 // readError turns the error that ended a read into the typed error the

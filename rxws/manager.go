@@ -473,7 +473,7 @@ type subscription struct {
 }
 
 func identity(r Request) string {
-	_, data, err := r.frame()
+	_, data, err := r.frame(StdJSON)
 	if err != nil {
 		return fmt.Sprintf("%v:%#v", r.Kind, r.Payload)
 	}

@@ -20,6 +20,7 @@ type config struct {
 	post      []PostProcessor
 	clock     clock.Clock
 	throttler *Throttler
+	codec     Codec
 	failFast  bool
 	logger    *slog.Logger // WithLogger; nil is silent
 }

@@ -37,17 +37,17 @@ type benchTrade struct {
 	ID     string  `json:"id"`
 }
 
-var benchPayload = []byte(`{"e":"trade","seq":100000042,"sym":"BTC-USD","px":43010.50,"qty":0.0043,"side":"buy","id":"xxxxxx"}`)
+var readBenchPayload = []byte(`{"e":"trade","seq":100000042,"sym":"BTC-USD","px":43010.50,"qty":0.0043,"side":"buy","id":"xxxxxx"}`)
 
-// benchFrames is benchChunk copies of benchPayload, pre-framed as a server
+// benchFrames is benchChunk copies of readBenchPayload, pre-framed as a server
 // sends them.
 const benchChunk = 1000
 
 var benchFrames = func() []byte {
 	var b []byte
 	for i := 0; i < benchChunk; i++ {
-		b = append(b, 0x81, byte(len(benchPayload)))
-		b = append(b, benchPayload...)
+		b = append(b, 0x81, byte(len(readBenchPayload)))
+		b = append(b, readBenchPayload...)
 	}
 	return b
 }()
@@ -100,7 +100,7 @@ func newBenchServer(b *testing.B) string {
 func writeFrames(w io.Writer, n int) error {
 	for n > 0 {
 		k := min(n, benchChunk)
-		if _, err := w.Write(benchFrames[:k*(2+len(benchPayload))]); err != nil {
+		if _, err := w.Write(benchFrames[:k*(2+len(readBenchPayload))]); err != nil {
 			return err
 		}
 		n -= k
@@ -211,8 +211,8 @@ func benchRawRead(b *testing.B, url string, decode bool) {
 	el := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
-	if sum != b.N*len(benchPayload) {
-		b.Fatalf("read %d bytes, want %d", sum, b.N*len(benchPayload))
+	if sum != b.N*len(readBenchPayload) {
+		b.Fatalf("read %d bytes, want %d", sum, b.N*len(readBenchPayload))
 	}
 	_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 	for {
@@ -279,8 +279,8 @@ func benchManagerRead(b *testing.B, url string, decode bool, subs int, opts ...r
 				}
 				sum += len(resp.Bytes())
 			}
-			if sum != b.N*len(benchPayload) {
-				errs[i] = fmt.Errorf("read %d bytes, want %d", sum, b.N*len(benchPayload))
+			if sum != b.N*len(readBenchPayload) {
+				errs[i] = fmt.Errorf("read %d bytes, want %d", sum, b.N*len(readBenchPayload))
 			}
 		}()
 	}
@@ -302,14 +302,14 @@ func BenchmarkResponseDecode(b *testing.B) {
 		var t benchTrade
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if err := json.Unmarshal(benchPayload, &t); err != nil {
+			if err := json.Unmarshal(readBenchPayload, &t); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("client=rxpype", func(b *testing.B) {
 		var t benchTrade
-		resp := rxws.NewResponse(rxws.KindText, benchPayload)
+		resp := rxws.NewResponse(rxws.KindText, readBenchPayload)
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			if err := resp.Decode(&t); err != nil {

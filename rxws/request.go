@@ -3,6 +3,7 @@ package rxws
 import (
 	"encoding/json"
 	"fmt"
+	"unsafe"
 
 	"github.com/gorilla/websocket"
 )
@@ -95,10 +96,10 @@ func cloneValue(v any) any {
 }
 
 // frame encodes the request into a gorilla message type and payload.
-func (r Request) frame() (int, []byte, error) {
+func (r Request) frame(c Codec) (int, []byte, error) {
 	switch r.Kind {
 	case KindJSON:
-		b, err := json.Marshal(r.Payload)
+		b, err := orDefault(c).Marshal(r.Payload)
 		if err != nil {
 			return 0, nil, fmt.Errorf("rxws: encode JSON request: %w", err)
 		}
@@ -108,7 +109,9 @@ func (r Request) frame() (int, []byte, error) {
 		if !ok {
 			return 0, nil, fmt.Errorf("rxws: text request payload is %T, want string", r.Payload)
 		}
-		return websocket.TextMessage, []byte(s), nil
+		// gorilla copies the payload into its frame buffer and keeps no
+		// reference, so the string's bytes can be lent without a copy.
+		return websocket.TextMessage, unsafe.Slice(unsafe.StringData(s), len(s)), nil
 	case KindBinary:
 		b, ok := r.Payload.([]byte)
 		if !ok {

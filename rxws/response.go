@@ -12,9 +12,10 @@ import (
 // Response is one message received. Post-processors may return a different
 // *Response (see NewResponse and WithData) or nil to drop the message.
 type Response struct {
-	kind Kind // KindText or KindBinary: the frame it came from
-	raw  []byte
-	at   time.Time
+	kind  Kind // KindText or KindBinary: the frame it came from
+	raw   []byte
+	at    time.Time
+	codec Codec // nil: FastJSON
 
 	once sync.Once
 	data any
@@ -32,7 +33,7 @@ func NewResponse(kind Kind, payload []byte) *Response {
 // WithData returns a copy of r whose Data is v; Bytes, Kind and Received are
 // kept. Post-processors use it to hand on what they decoded or changed.
 func (r *Response) WithData(v any) *Response {
-	c := &Response{kind: r.kind, raw: r.raw, at: r.at, data: v}
+	c := &Response{kind: r.kind, raw: r.raw, at: r.at, codec: r.codec, data: v}
 	c.once.Do(func() {})
 	return c
 }
@@ -71,9 +72,9 @@ func decodeData(kind Kind, raw []byte) any {
 	return string(raw)
 }
 
-// Decode unmarshals the payload as JSON into v.
+// Decode unmarshals the payload as JSON into v with the manager's Codec.
 func (r *Response) Decode(v any) error {
-	if err := json.Unmarshal(r.raw, v); err != nil {
+	if err := orDefault(r.codec).Unmarshal(r.raw, v); err != nil {
 		return fmt.Errorf("rxws: decode %d-byte %s message into %T: %w", len(r.raw), r.kind, v, err)
 	}
 	return nil

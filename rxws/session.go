@@ -37,7 +37,8 @@ type session struct {
 	sends *source.Subject[*envelope]
 	msgs  *source.Subject[rxgo.Item]
 
-	live liveness
+	live   liveness
+	reader msgReader // the reader goroutine's only
 
 	planned    atomic.Bool // Disconnect was called
 	stopOnce   sync.Once
@@ -64,6 +65,7 @@ func (m *Manager) start(ws *websocket.Conn, cfg connectConfig, rawURL string, li
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.feedCtx, s.feedCancel = context.WithCancel(s.ctx)
+	s.reader = msgReader{limit: cfg.readLimit, inflate: cfg.compression}
 	ws.SetPingHandler(s.onPing)
 	ws.SetPongHandler(s.onPong)
 	s.startLiveness()
@@ -115,7 +117,7 @@ func (s *session) readLoop() {
 // parked in Publish, which liveness must know.
 func (s *session) readOne() (rxgo.Item, bool, error) {
 	s.live.parked.Store(false)
-	mt, data, err := readMessage(s.ws, s.cfg.readLimit)
+	mt, data, err := s.reader.read(s.ws)
 	if err != nil {
 		return rxgo.Item{}, false, readError(s.url, s.cfg.readLimit, err)
 	}
@@ -124,7 +126,7 @@ func (s *session) readOne() (rxgo.Item, bool, error) {
 	s.m.lastRecv.Store(n)
 	s.m.lastAct.Store(n)
 	s.dataRead(n)
-	resp := &Response{kind: KindText, raw: data, at: now}
+	resp := &Response{kind: KindText, raw: data, at: now, codec: s.m.cfg.codec}
 	if mt == websocket.BinaryMessage {
 		resp.kind = KindBinary
 	}
@@ -275,7 +277,7 @@ func (m *Manager) prepare(_ context.Context, e *envelope) (*envelope, bool, erro
 		}
 	}
 	e.limitID = req.LimitID
-	e.mt, e.data, e.err = req.frame()
+	e.mt, e.data, e.err = req.frame(m.cfg.codec)
 	return e, true, nil
 }
 

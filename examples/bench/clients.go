@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -16,10 +15,9 @@ import (
 	"github.com/rxpype/rxpype/rxws"
 )
 
-// codec names the JSON codec both clients decode with: the raw client calls
-// json.Unmarshal, rxpype's Response.Decode (which uses encoding/json today).
-// Change both together if rxpype's default codec changes.
-const codec = "encoding/json"
+// codec is the JSON codec both clients decode with: rxpype's default, which
+// the raw client calls directly (-codec std switches both to encoding/json).
+var codec = rxws.FastJSON
 
 // observeOpts are given to every Observe of rxpype's Messages() besides
 // the context: none by default (rxpype's defaults); -observe-buffer adds
@@ -96,7 +94,7 @@ func rawStream(ctx context.Context, url string, typed, checkSeq bool) (streamRes
 			break
 		}
 		if typed {
-			if err := json.Unmarshal(data, &t); err != nil {
+			if err := codec.Unmarshal(data, &t); err != nil {
 				return r, fmt.Errorf("raw: decode: %w", err)
 			}
 			if err := seq.check(&t); err != nil {
@@ -116,7 +114,7 @@ func rawStream(ctx context.Context, url string, typed, checkSeq bool) (streamRes
 // filter that keeps everything.
 func newManager() (*rxws.Manager, *atomic.Int64) {
 	var mapped atomic.Int64
-	return rxws.NewManager(nil, rxws.WithPostProcessors(rxws.PostProcessorFunc(
+	return rxws.NewManager(nil, rxws.WithCodec(codec), rxws.WithPostProcessors(rxws.PostProcessorFunc(
 		func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
 			mapped.Add(1)
 			return r, nil
@@ -134,7 +132,7 @@ var keepAll = rxws.PostProcessorFunc(func(_ context.Context, r *rxws.Response) (
 // read loop, and hands the *Trade on as the response's Data: what a user
 // does to share one decode among several observers.
 func newDecodingManager() *rxws.Manager {
-	return rxws.NewManager(nil, rxws.WithPostProcessors(rxws.PostProcessorFunc(
+	return rxws.NewManager(nil, rxws.WithCodec(codec), rxws.WithPostProcessors(rxws.PostProcessorFunc(
 		func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
 			t := new(Trade)
 			if err := r.Decode(t); err != nil {

@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/rxws"
 )
 
 type options struct {
@@ -79,8 +80,12 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "a short run: n=200,000, echo=5,000, rounds=3, idle=1,000 (explicit flags still win)")
 	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated")
 	flag.StringVar(&clients, "clients", "raw,rxpype", "clients to run, comma-separated (raw, rxpype)")
+	stdCodec := flag.Bool("std-json", false, "decode with encoding/json on both sides instead of rxpype's default codec")
 	flag.BoolVar(&idleServer, "idle-server", false, "internal: serve the idle workload for a parent bench process")
 	flag.Parse()
+	if *stdCodec {
+		codec = rxws.StdJSON
+	}
 
 	if idleServer {
 		if err := idleServerMain(); err != nil {
@@ -156,7 +161,7 @@ func run(o options) error {
 	rep := report{ObserveBuffer: o.observeBuffer,
 		Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(), LoadStart: loadAvg(),
-		Codec: codec, N: o.n, Size: o.size, Echo: o.echoN, Rounds: o.rounds, Fanout: o.fanout, FanoutN: o.fanoutN,
+		Codec: codec.Name(), N: o.n, Size: o.size, Echo: o.echoN, Rounds: o.rounds, Fanout: o.fanout, FanoutN: o.fanoutN,
 	}
 	streamURL := o.url
 	checkSeq := o.url == ""
@@ -471,7 +476,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "rxpype bench: %s %s, %s, %d CPUs (GOMAXPROCS %d)\n", r.Go, r.OS, r.CPU, r.CPUs, r.GOMAXPROCS)
 	fmt.Fprintf(w, "load average %s at start, %s at end; %s in all\n", r.LoadStart, r.LoadEnd, r.Elapsed)
 	fmt.Fprintf(w, "server: %s\n", r.Server)
-	fmt.Fprintf(w, "codec: %s (raw json.Unmarshal; rxpype resp.Decode)\n", r.Codec)
+	fmt.Fprintf(w, "codec: %s (raw: codec.Unmarshal; rxpype: resp.Decode, its default)\n", r.Codec)
 	if r.ObserveBuffer > 0 {
 		fmt.Fprintf(w, "rxpype observers: rxgo.WithBufferedChannel(%d) (not rxpype's default)\n", r.ObserveBuffer)
 	}
