@@ -30,7 +30,7 @@ type liveness struct {
 	pings   []int64 // UnixNano of pings written and not yet known answered, oldest first
 
 	msgDue   *clock.Timer
-	lastData atomic.Int64 // UnixNano of the session's last data frame (or its start)
+	started  int64 // UnixNano of the session's start: the message timeout's first mark
 	parked   atomic.Bool  // the reader waits for a subscriber instead of reading
 }
 
@@ -39,7 +39,7 @@ type liveness struct {
 func (s *session) startLiveness() {
 	l := &s.live
 	l.clock = s.m.cfg.clock
-	l.lastData.Store(l.clock.Now().UnixNano())
+	l.started = l.clock.Now().UnixNano()
 	if d := s.cfg.messageTimeout; d > 0 {
 		l.msgDue = l.clock.AfterFunc(d, s.messageDue)
 	}
@@ -129,7 +129,7 @@ func (s *session) pongDue() {
 	}
 	l := &s.live
 	d := int64(s.cfg.pingTimeout)
-	act := s.m.lastAct.Load()
+	act := s.m.lastActivity()
 	now := l.clock.Now().UnixNano()
 	l.mu.Lock()
 	l.armed = false
@@ -156,9 +156,8 @@ func (s *session) pongDue() {
 }
 
 // dataRead restarts the message timeout; the reader calls it on every data frame.
-func (s *session) dataRead(now int64) {
+func (s *session) dataRead() {
 	l := &s.live
-	l.lastData.Store(now)
 	if l.msgDue != nil {
 		l.msgDue.Reset(s.cfg.messageTimeout)
 	}
@@ -174,7 +173,7 @@ func (s *session) messageDue() {
 		l.msgDue.Reset(d)
 		return
 	}
-	if l.clock.Now().UnixNano()-l.lastData.Load() < int64(d) {
+	if l.clock.Now().UnixNano()-max(l.started, s.m.lastRecv.Load()) < int64(d) {
 		return // a data frame came in as the timer fired, and re-armed it
 	}
 	s.stop(fmt.Errorf("%w: no data frame from %s for %v", ErrMessageTimeout, s.url, d))
@@ -183,4 +182,8 @@ func (s *session) messageDue() {
 // LastActivity is the clock's time of the last frame of any kind received
 // (data, ping or pong), or the zero time before the first. Compared with
 // LastRecvTime it tells a quiet feed (pongs, no data) from a dead one.
-func (m *Manager) LastActivity() time.Time { return unixOrZero(m.lastAct.Load()) }
+func (m *Manager) LastActivity() time.Time { return unixOrZero(m.lastActivity()) }
+
+// lastActivity is the later of the last data frame and the last control
+// frame: data frames store only the first, to save a store per message.
+func (m *Manager) lastActivity() int64 { return max(m.lastAct.Load(), m.lastRecv.Load()) }

@@ -70,7 +70,7 @@ func (m *Manager) start(ws *websocket.Conn, cfg connectConfig, rawURL string, li
 	ws.SetPongHandler(s.onPong)
 	s.startLiveness()
 	s.wg.Add(1)
-	go s.writeLoop()
+	go s.writeLoop(s.sends.Subscribe(source.Config{}))
 	go s.readLoop()
 	go s.run()
 	return s
@@ -123,9 +123,8 @@ func (s *session) readOne() (rxgo.Item, bool, error) {
 	}
 	now := s.m.cfg.clock.Now()
 	n := now.UnixNano()
-	s.m.lastRecv.Store(n)
-	s.m.lastAct.Store(n)
-	s.dataRead(n)
+	s.m.lastRecv.Store(n) // LastActivity takes the later of this and lastAct
+	s.dataRead()
 	resp := &Response{kind: KindText, raw: data, at: now, codec: s.m.cfg.codec}
 	if mt == websocket.BinaryMessage {
 		resp.kind = KindBinary
@@ -224,29 +223,41 @@ func (s *session) send(ctx context.Context, e *envelope) error {
 var errSessionGone = errors.New("rxws: connection ended before the frame was written")
 
 // writeLoop is the send pipeline: Subject → pre-processors and auth →
-// throttle → the single writer.
-func (s *session) writeLoop() {
+// throttle → the single writer, fused into one goroutine. The stages are an
+// operators.Chain run inline and the writer a sink.Pull on the Subject's
+// subscription: a round trip pays one goroutine hand-off on the way out,
+// not one per stage.
+func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 	defer s.wg.Done()
-	var out rxgo.Observable = operators.Chain[*envelope]{s.m.prepare}.
-		Observable(s.sends.Observable(source.Config{}))
-	if t := s.m.cfg.throttler; t != nil {
-		out = operators.Throttle(out, func(ctx context.Context, v any) error {
-			e := v.(*envelope)
-			if e.err != nil || e.limitID == "" {
-				return nil
-			}
-			// Wait while both the sender and the session want the frame.
-			wctx, cancel := context.WithCancel(e.ctx)
-			defer cancel()
-			defer context.AfterFunc(ctx, cancel)()
-			return t.Acquire(wctx, e.limitID)
-		}, func(v any, err error) any {
-			e := v.(*envelope)
-			e.err = fmt.Errorf("rxws: throttle %q: %w", e.limitID, err)
-			return e
-		})
+	defer sub.Close()
+	stages := operators.Chain[*envelope]{s.m.prepare}
+	if s.m.cfg.throttler != nil {
+		stages = append(stages, s.throttle)
 	}
-	_ = sink.Drain(s.ctx, out, s.write, s.report)
+	_ = sink.Pull(s.ctx, sub.Next, func(e *envelope) error {
+		if _, keep, _ := stages.Run(s.ctx, e); !keep {
+			return errSkipped
+		}
+		return s.write(e)
+	}, s.report)
+}
+
+// throttle charges the request's limit; it waits while both the sender and
+// the session want the frame.
+func (s *session) throttle(ctx context.Context, e *envelope) (*envelope, bool, error) {
+	if e.err != nil || e.limitID == "" {
+		return e, true, nil
+	}
+	if e.state.Load() != pending {
+		return e, false, nil
+	}
+	wctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	if err := s.m.cfg.throttler.Acquire(wctx, e.limitID); err != nil {
+		e.err = fmt.Errorf("rxws: throttle %q: %w", e.limitID, err)
+	}
+	return e, true, nil
 }
 
 // prepare runs the pre-processors and auth on a copy of the request and
@@ -282,8 +293,7 @@ func (m *Manager) prepare(_ context.Context, e *envelope) (*envelope, bool, erro
 }
 
 // write is the only place data frames reach the socket.
-func (s *session) write(v any) error {
-	e := v.(*envelope)
+func (s *session) write(e *envelope) error {
 	if !e.state.CompareAndSwap(pending, writing) {
 		return errSkipped
 	}
@@ -301,8 +311,8 @@ func (s *session) write(v any) error {
 	return nil
 }
 
-func (s *session) report(v any, err error) {
-	if e, ok := v.(*envelope); ok && err != errSkipped {
+func (s *session) report(e *envelope, err error) {
+	if err != errSkipped {
 		e.done <- err
 	}
 }

@@ -5,6 +5,7 @@ package sink
 
 import (
 	"context"
+	"io"
 
 	"github.com/reactivex/rxgo/v2"
 )
@@ -37,5 +38,24 @@ func Drain(ctx context.Context, in rxgo.Observable, write func(v any) error, rep
 			// not), so stop here rather than wait for it to close.
 			return ctx.Err()
 		}
+	}
+}
+
+// Pull drains a pull-based source, such as source.Subscription.Next, into
+// write: one value at a time, in the calling goroutine, with report told
+// each value and write's error. It costs no goroutine and no channel hop
+// beyond the source's own, which matters for a request/reply round trip.
+// It returns nil when next reports io.EOF, otherwise next's error (ctx's,
+// once ctx ends).
+func Pull[T any](ctx context.Context, next func(context.Context) (T, error), write func(T) error, report func(T, error)) error {
+	for {
+		v, err := next(ctx)
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		report(v, write(v))
 	}
 }

@@ -3,6 +3,7 @@ package sink_test
 import (
 	"context"
 	"errors"
+	"io"
 	"reflect"
 	"testing"
 
@@ -56,4 +57,35 @@ func TestDrainStopsWithContext(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	close(ch)
+}
+
+func TestPullWritesUntilEOF(t *testing.T) {
+	vals := []int{1, 2, 3}
+	next := func(context.Context) (int, error) {
+		if len(vals) == 0 {
+			return 0, io.EOF
+		}
+		v := vals[0]
+		vals = vals[1:]
+		return v, nil
+	}
+	var got []int
+	var reported []error
+	err := sink.Pull(context.Background(), next,
+		func(v int) error {
+			got = append(got, v)
+			if v == 2 {
+				return errors.New("two")
+			}
+			return nil
+		},
+		func(_ int, err error) { reported = append(reported, err) })
+	if err != nil || !reflect.DeepEqual(got, []int{1, 2, 3}) || len(reported) != 3 || reported[1] == nil {
+		t.Fatalf("err %v, got %v, reported %v", err, got, reported)
+	}
+	boom := errors.New("source failed")
+	if err := sink.Pull(context.Background(), func(context.Context) (int, error) { return 0, boom },
+		func(int) error { return nil }, func(int, error) {}); err != boom {
+		t.Fatalf("got %v", err)
+	}
 }

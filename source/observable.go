@@ -61,8 +61,14 @@ func pump[T any](ctx context.Context, sub *Subscription[T], next chan<- rxgo.Ite
 			}
 			return
 		}
+		it := item(v)
+		select { // a send with room needs no second case
+		case next <- it:
+			continue
+		default:
+		}
 		select {
-		case next <- item(v):
+		case next <- it:
 		case <-ctx.Done():
 			return
 		}

@@ -104,6 +104,7 @@ type Subject[T any] struct {
 	joined chan struct{}                      // closed and replaced each time a subscriber joins
 
 	stopping chan struct{} // closed first by Close: wakes a blocked Publish
+	closing  atomic.Bool   // set with stopping: a cheaper check per item
 	done     chan struct{} // closed once no more items can arrive
 	once     sync.Once
 	err      error // the terminal error; nil for a normal completion
@@ -148,10 +149,8 @@ func (s *Subject[T]) Publish(ctx context.Context, v T) error {
 			return ErrClosed
 		}
 	}
-	select {
-	case <-s.stopping:
+	if s.closing.Load() {
 		return ErrClosed
-	default:
 	}
 	for _, sub := range subs {
 		if err := sub.offer(ctx, v); err != nil {
@@ -192,6 +191,7 @@ func (s *Subject[T]) Emit(v T) {
 // first Close counts. Close does not wait for subscribers to drain.
 func (s *Subject[T]) Close(err error) {
 	s.once.Do(func() {
+		s.closing.Store(true)
 		close(s.stopping)
 		s.pubMu.Lock() // wait out a Publish in flight so nothing lands after done
 		s.err = err
