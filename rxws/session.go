@@ -37,8 +37,10 @@ type session struct {
 	sends *source.Subject[*envelope]
 	msgs  *source.Subject[rxgo.Item]
 
-	live   liveness
-	reader msgReader // the reader goroutine's only
+	writeMu sync.Mutex   // held while a frame is prepared and written
+	queued  atomic.Int64 // sends handed to the writer goroutine and not yet done
+	live    liveness
+	reader  msgReader // the reader goroutine's only
 
 	planned    atomic.Bool // Disconnect was called
 	stopOnce   sync.Once
@@ -196,8 +198,13 @@ func (s *session) send(ctx context.Context, e *envelope) error {
 	if err := ctx.Err(); err != nil {
 		return err // Publish, with room, does not look at ctx: nothing must be written
 	}
+	if ok, err := s.sendInline(ctx, e); ok {
+		return err
+	}
 	e.done = make(chan error, 1)
+	s.queued.Add(1)
 	if err := s.sends.Publish(ctx, e); err != nil {
+		s.queued.Add(-1)
 		if errors.Is(err, source.ErrClosed) {
 			return errSessionGone
 		}
@@ -235,11 +242,30 @@ func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 		stages = append(stages, s.throttle)
 	}
 	_ = sink.Pull(s.ctx, sub.Next, func(e *envelope) error {
+		defer s.queued.Add(-1)
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
 		if _, keep, _ := stages.Run(s.ctx, e); !keep {
 			return errSkipped
 		}
 		return s.write(e)
 	}, s.report)
+}
+
+// sendInline writes e in the sender's goroutine when nothing is queued
+// before it and it cannot have to wait for the throttler: a request/reply
+// round trip then costs no goroutine hand-off on the way out. writeMu keeps
+// one writer at a time; the queue count keeps the order of sends.
+func (s *session) sendInline(ctx context.Context, e *envelope) (bool, error) {
+	if s.queued.Load() != 0 || (s.m.cfg.throttler != nil && !e.control) || !s.writeMu.TryLock() {
+		return false, nil
+	}
+	defer s.writeMu.Unlock()
+	if s.queued.Load() != 0 || s.ctx.Err() != nil {
+		return false, nil
+	}
+	_, _, _ = s.m.prepare(ctx, e)
+	return true, s.write(e)
 }
 
 // throttle charges the request's limit; it waits while both the sender and
