@@ -28,8 +28,37 @@ func (s *Subject[T]) Observable(cfg Config, opts ...rxgo.Option) rxgo.Observable
 // Items is Observable for a Subject whose values already are rxgo Items, so
 // that a producer can publish error items in the stream without ending it.
 // Items are passed on as they are, without a second wrapping.
+//
+// Its observers cost no goroutine: each gets its subscription's own channel,
+// which the Subject closes after the last item (and the error item, if
+// any), and which closes when the context in the options ends. rxgo options
+// other than the context (WithBufferedChannel, ...) do not apply to it; the
+// buffer is cfg's.
 func Items(s *Subject[rxgo.Item], cfg Config, opts ...rxgo.Option) rxgo.Observable {
-	return observableOf(&subjectIterable[rxgo.Item]{subj: s, cfg: cfg, opts: opts, item: func(it rxgo.Item) rxgo.Item { return it }})
+	if cfg.Once {
+		return observableOf(&subjectIterable[rxgo.Item]{subj: s, cfg: cfg, opts: opts, item: func(it rxgo.Item) rxgo.Item { return it }})
+	}
+	return observableOf(rxobs.ObserveFunc(func(o ...rxgo.Option) <-chan rxgo.Item {
+		ctx := contextOf(append(append([]rxgo.Option{}, opts...), o...))
+		sub := s.subscribe(cfg, func(sub *Subscription[rxgo.Item]) {
+			sub.direct = true
+			sub.errItem = rxgo.Error
+			if ctx.Done() != nil {
+				sub.stopCtx = context.AfterFunc(ctx, sub.Close)
+			}
+		})
+		return sub.ch
+	}))
+}
+
+// contextOf returns the context rxgo builds from opts. rxgo keeps it
+// unexported, so a producer that returns at once is asked for it; this
+// costs a short-lived goroutine per Observe, not per item.
+func contextOf(opts []rxgo.Option) context.Context {
+	got := make(chan context.Context, 1)
+	for range rxgo.Defer([]rxgo.Producer{func(ctx context.Context, _ chan<- rxgo.Item) { got <- ctx }}, opts...).Observe() {
+	}
+	return <-got
 }
 
 type subjectIterable[T any] struct {

@@ -173,6 +173,19 @@ func (s *Subject[T]) Emit(v T) {
 	default:
 	}
 	for _, sub := range *s.subs.Load() {
+		if sub.direct && sub.policy == Block {
+			sub.sendMu.Lock()
+			if !sub.chClosed && !sub.terminal {
+				select {
+				case sub.ch <- v:
+					sub.sent()
+				default:
+					sub.drop()
+				}
+			}
+			sub.sendMu.Unlock()
+			continue
+		}
 		if sub.policy == Block && !sub.once {
 			select {
 			case sub.ch <- v:
@@ -196,6 +209,11 @@ func (s *Subject[T]) Close(err error) {
 		s.pubMu.Lock() // wait out a Publish in flight so nothing lands after done
 		s.err = err
 		close(s.done)
+		for _, sub := range *s.subs.Load() {
+			if sub.direct {
+				sub.finish(err)
+			}
+		}
 		s.pubMu.Unlock()
 	})
 }
@@ -232,6 +250,12 @@ func (s *Subject[T]) Stats() []Stats {
 // from this moment on. Close it when done, or it holds its buffer (and, with
 // Block, the publisher) for as long as the Subject lives.
 func (s *Subject[T]) Subscribe(cfg Config) *Subscription[T] {
+	return s.subscribe(cfg, nil)
+}
+
+// subscribe attaches a subscriber; with direct set, its channel is handed
+// to an observer as is (see subscribeDirect).
+func (s *Subject[T]) subscribe(cfg Config, direct func(*Subscription[T])) *Subscription[T] {
 	n := cfg.Buffer
 	switch {
 	case cfg.Once:
@@ -250,6 +274,9 @@ func (s *Subject[T]) Subscribe(cfg Config) *Subscription[T] {
 		meter:  cfg.Meter,
 		left:   make(chan struct{}),
 	}
+	if direct != nil {
+		direct(sub)
+	}
 	s.mu.Lock()
 	old := *s.subs.Load()
 	next := make([]*Subscription[T], len(old), len(old)+1)
@@ -259,6 +286,13 @@ func (s *Subject[T]) Subscribe(cfg Config) *Subscription[T] {
 	close(s.joined)
 	s.joined = make(chan struct{})
 	s.mu.Unlock()
+	if sub.direct {
+		select {
+		case <-s.done: // closed before this subscriber joined
+			sub.finish(s.err)
+		default:
+		}
+	}
 	return sub
 }
 
@@ -306,6 +340,20 @@ type Subscription[T any] struct {
 	leaveOnce sync.Once
 	delivered atomic.Uint64
 	dropped   atomic.Uint64
+
+	// A direct subscription's channel is its observer's own (see Items): no
+	// goroutine moves items, so the publisher closes the channel, and
+	// sendMu keeps every send before that close.
+	direct     bool
+	sendMu     sync.Mutex
+	chClosed   bool // under sendMu
+	terminal   bool // under sendMu: a goroutine delivers the error item and closes
+	enq        atomic.Uint64
+	evicted    atomic.Uint64
+	errItem    func(error) T
+	stopCtx    func() bool
+	finishOnce sync.Once
+	meterOnce  sync.Once
 }
 
 func (sub *Subscription[T]) offer(ctx context.Context, v T) error {
@@ -322,10 +370,18 @@ func (sub *Subscription[T]) offer(ctx context.Context, v T) error {
 		sub.subj.remove(sub)
 		return nil
 	}
+	if sub.direct {
+		sub.sendMu.Lock()
+		defer sub.sendMu.Unlock()
+		if sub.chClosed || sub.terminal {
+			return nil
+		}
+	}
 	// One case and a default is a plain non-blocking send, far cheaper than
 	// a select over two channels; a subscriber that left is found below.
 	select {
 	case sub.ch <- v:
+		sub.sent()
 		return nil
 	default:
 	}
@@ -347,11 +403,15 @@ func (sub *Subscription[T]) offer(ctx context.Context, v T) error {
 		for {
 			select {
 			case sub.ch <- v:
+				sub.sent()
 				return nil
 			default:
 			}
 			select {
 			case <-sub.ch:
+				if sub.direct {
+					sub.evicted.Add(1)
+				}
 				sub.drop()
 			default:
 			}
@@ -359,6 +419,7 @@ func (sub *Subscription[T]) offer(ctx context.Context, v T) error {
 	}
 	select {
 	case sub.ch <- v:
+		sub.sent()
 		return nil
 	case <-sub.left:
 		return nil
@@ -423,6 +484,18 @@ func (sub *Subscription[T]) Close() {
 		sub.mu.Unlock()
 		close(sub.left)
 		sub.subj.remove(sub)
+		if sub.direct {
+			if sub.stopCtx != nil {
+				sub.stopCtx()
+			}
+			sub.meterOnce.Do(func() { sub.meterDelivered(sub.enq.Load() - sub.evicted.Load() - uint64(len(sub.ch))) })
+			sub.sendMu.Lock()
+			if !sub.chClosed && !sub.terminal {
+				close(sub.ch)
+				sub.chClosed = true
+			}
+			sub.sendMu.Unlock()
+		}
 	})
 }
 
@@ -430,6 +503,58 @@ func (sub *Subscription[T]) took() {
 	sub.delivered.Add(1)
 	if sub.meter != nil {
 		sub.meter.delivered.Add(1)
+	}
+}
+
+func (sub *Subscription[T]) sent() {
+	if sub.direct {
+		sub.enq.Add(1)
+	}
+}
+
+// finish ends a direct subscription when its Subject closes: the observer
+// gets what is buffered, then err as an error item (if any), then the
+// channel closes. A full buffer leaves the error item to a goroutine that
+// waits for room or for the observer to leave.
+func (sub *Subscription[T]) finish(err error) {
+	sub.finishOnce.Do(func() {
+		if sub.stopCtx != nil {
+			sub.stopCtx()
+		}
+		sub.meterOnce.Do(func() { sub.meterDelivered(sub.enq.Load() - sub.evicted.Load()) })
+		sub.sendMu.Lock()
+		defer sub.sendMu.Unlock()
+		if sub.chClosed {
+			return
+		}
+		if err != nil {
+			select {
+			case sub.ch <- sub.errItem(err):
+			default:
+				sub.terminal = true
+				go sub.deliverTerminal(err)
+				return
+			}
+		}
+		close(sub.ch)
+		sub.chClosed = true
+	})
+}
+
+func (sub *Subscription[T]) deliverTerminal(err error) {
+	select {
+	case sub.ch <- sub.errItem(err):
+	case <-sub.left:
+	}
+	sub.sendMu.Lock()
+	close(sub.ch)
+	sub.chClosed = true
+	sub.sendMu.Unlock()
+}
+
+func (sub *Subscription[T]) meterDelivered(n uint64) {
+	if sub.meter != nil {
+		sub.meter.delivered.Add(n)
 	}
 }
 
@@ -442,10 +567,14 @@ func (sub *Subscription[T]) drop() {
 
 // Stats returns the subscriber's counters now.
 func (sub *Subscription[T]) Stats() Stats {
+	delivered := sub.delivered.Load()
+	if sub.direct {
+		delivered = sub.enq.Load() - sub.evicted.Load() - uint64(len(sub.ch))
+	}
 	return Stats{
 		Name:      sub.name,
 		Policy:    sub.policy,
-		Delivered: sub.delivered.Load(),
+		Delivered: delivered,
 		Dropped:   sub.dropped.Load(),
 		Buffered:  len(sub.ch),
 		Capacity:  cap(sub.ch),

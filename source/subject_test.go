@@ -340,3 +340,39 @@ func TestPublishWithADoneContextPublishesNothing(t *testing.T) {
 	sub.Close()
 	s.Close(nil)
 }
+
+func TestItemsObserversGetTheSubjectsOwnEnd(t *testing.T) {
+	boom := errors.New("boom")
+	s := source.NewSubject[rxgo.Item]()
+	ctx, cancel := context.WithCancel(context.Background())
+	full := source.Items(s, source.Config{Buffer: 1}).Observe()  // will be full at the end
+	roomy := source.Items(s, source.Config{Buffer: 4}).Observe() // has room for the error item
+	leaving := source.Items(s, source.Config{}, rxgo.WithContext(ctx)).Observe()
+	if err := s.Publish(context.Background(), rxgo.Of(1)); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // leaving's channel closes; the others are untouched
+	for range leaving {
+	}
+	s.Close(boom)
+	for name, ch := range map[string]<-chan rxgo.Item{"full": full, "roomy": roomy} {
+		var got []any
+		for it := range ch {
+			if it.E != nil {
+				got = append(got, it.E)
+				continue
+			}
+			got = append(got, it.V)
+		}
+		if len(got) != 2 || got[0] != 1 || got[1] != boom {
+			t.Fatalf("%s got %v", name, got)
+		}
+	}
+	late := source.Items(s, source.Config{}).Observe()
+	if it, ok := <-late; !ok || it.E != boom {
+		t.Fatalf("late observer got %v %v", it, ok)
+	}
+	if _, ok := <-late; ok {
+		t.Fatal("late observer's channel stayed open")
+	}
+}
