@@ -29,9 +29,9 @@ type liveness struct {
 	armed   bool
 	pings   []int64 // UnixNano of pings written and not yet known answered, oldest first
 
-	msgDue   *clock.Timer
-	started  int64 // UnixNano of the session's start: the message timeout's first mark
-	parked   atomic.Bool  // the reader waits for a subscriber instead of reading
+	msgDue  *clock.Timer
+	started int64       // UnixNano of the session's start: the message timeout's first mark
+	parked  atomic.Bool // the reader waits for a subscriber instead of reading
 }
 
 // startLiveness arms the session's timers. It runs inside Connect, so that

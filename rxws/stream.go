@@ -69,35 +69,27 @@ func streamConfig(opts []StreamOption) source.Config {
 	return c
 }
 
-// observerChannel is the rxgo channel buffer of each Messages observer.
-const observerChannel = 64
-
 // MessagesWith is Messages with a configured subscriber: every Observe
 // attaches a new subscriber with opts's buffer size and overflow policy.
 // MessagesWith(nil, rxopts...) is Messages(rxopts...).
 //
-// Each observer costs one goroutine, which moves messages from the buffer
-// into the observer's rxgo channel (64 deep, so that the two sides run in
-// batches; rxgo.WithBufferedChannel here or at Observe changes it); what
-// sits in that channel counts as delivered. Every rxgo operator chained
-// after it adds its own goroutine and channel.
+// An observer costs no goroutine: the channel it reads is its subscriber's
+// buffer, which the reader fills (rxgo.WithBufferedChannel does not apply
+// to it; WithBuffer sets its size). Every rxgo operator chained after it
+// adds its own goroutine and channel.
 //
-// To leave, cancel a context: the subscriber's buffer and goroutine are
-// released at once. Give rxgo.WithContext to the last operator or to
+// To leave, cancel a context: the subscriber's buffer is released and its
+// channel closed at once. Give rxgo.WithContext to the last operator or to
 // Observe, from where rxgo passes it upstream into every operator and the
 // subscriber; a context given only here stops the subscriber but not the
 // operators after it. An observer that stops reading without cancelling
 // (Take, or an error with rxgo's default StopOnError, stop reading their
 // upstream) keeps its subscription, and with Block it holds the reader.
 //
-// With N subscribers of buffer B the connection holds at most about
-// N×(B+65) messages, plus what further rxgo channels buffered with
-// rxgo.WithBufferedChannel hold, whatever the server sends.
+// With N subscribers of buffer B the connection holds at most about N×B
+// messages, plus what rxgo channels buffered with rxgo.WithBufferedChannel
+// after it hold, whatever the server sends.
 func (m *Manager) MessagesWith(opts []StreamOption, rxopts ...rxgo.Option) rxgo.Observable {
-	// A buffered channel between the subscriber's pump and the observer
-	// lets them run in batches instead of meeting for every message; the
-	// caller's own WithBufferedChannel, coming later, wins.
-	rxopts = append([]rxgo.Option{rxgo.WithBufferedChannel(observerChannel)}, rxopts...)
 	return source.Items(m.stream(), streamConfig(opts), rxopts...)
 }
 
