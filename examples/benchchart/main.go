@@ -51,8 +51,13 @@ func draw(w io.Writer, r report) error {
 			rows = append(rows, x)
 		}
 	}
-	const left, barH, gap, scale = 230, 22, 10, 260.0 // scale: pixels per 1.0 of ratio
-	width := left + int(2.5*scale) + 40
+	const left, barH, gap, plot = 230, 22, 10, 600
+	most := 2.2 // the scale always shows the 2.0 targets
+	for _, x := range rows {
+		most = max(most, *x.Ratio)
+	}
+	scale := plot / (most * 1.05) // pixels per 1.0 of ratio
+	width := left + plot + 60
 	height := 60 + len(rows)*(barH+gap) + 30
 	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="13">`+"\n", width, height)
 	fmt.Fprintf(w, `<text x="10" y="22" font-size="15">rxpype / raw gorilla (higher is better for msgs/s, lower for latency)</text>`+"\n")
@@ -61,9 +66,9 @@ func draw(w io.Writer, r report) error {
 	fmt.Fprintf(w, `<line x1="%d" y1="50" x2="%d" y2="%d" stroke="#999" stroke-dasharray="4"/><text x="%d" y="%d" fill="#555">1.0 = raw</text>`+"\n", x1, x1, height-25, x1-25, height-8)
 	for i, x := range rows {
 		y := 60 + i*(barH+gap)
-		color := "#4a7"
-		if x.Met != nil && !*x.Met {
-			color = "#d64"
+		color := "#999" // no target
+		if x.Met != nil {
+			color = map[bool]string{true: "#4a7", false: "#d64"}[*x.Met]
 		}
 		wbar := int(*x.Ratio * scale)
 		fmt.Fprintf(w, `<text x="10" y="%d">%s %s</text>`+"\n", y+16, html.EscapeString(x.Workload), html.EscapeString(x.Metric))
@@ -71,7 +76,7 @@ func draw(w io.Writer, r report) error {
 		fmt.Fprintf(w, `<text x="%d" y="%d">%.2f</text>`+"\n", left+wbar+5, y+16, *x.Ratio)
 		if m := ratioTarget.FindStringSubmatch(x.Target); m != nil {
 			t, _ := strconv.ParseFloat(m[2], 64)
-			tx := left + int(t*scale)
+			tx := left + int(t*scale) // the target
 			fmt.Fprintf(w, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000" stroke-width="2"/>`+"\n", tx, y-3, tx, y+barH+3)
 		}
 	}
