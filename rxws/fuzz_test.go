@@ -50,9 +50,14 @@ func FuzzResponseData(f *testing.F) {
 				t.Fatalf("round trip: %#v then %#v", d, again)
 			}
 		}
+		// The default codec (goccy/go-json) is lenient with some malformed
+		// input, such as leading zeros ("00"); it must not panic. StdJSON,
+		// for callers who need strictness, must refuse everything invalid.
 		var v any
-		if err := r.Decode(&v); err == nil && !json.Valid(payload) {
-			t.Fatal("Decode accepted invalid JSON")
+		_ = r.Decode(&v)
+		strict := &Response{kind: r.kind, raw: r.raw, codec: StdJSON}
+		if err := strict.Decode(&v); err == nil && !json.Valid(payload) {
+			t.Fatal("Decode with StdJSON accepted invalid JSON")
 		}
 		s := r.String()
 		if utf8.Valid(payload) && !utf8.ValidString(s) {
