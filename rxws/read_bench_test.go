@@ -3,7 +3,6 @@ package rxws_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -165,11 +164,6 @@ func BenchmarkManagerRead(b *testing.B) {
 	for _, decode := range []string{"none", "json"} {
 		b.Run("decode="+decode+"/client=raw", func(b *testing.B) { benchRawRead(b, url, decode == "json") })
 		b.Run("decode="+decode+"/client=rxpype", func(b *testing.B) { benchManagerRead(b, url, decode == "json", 1) })
-		// The same, with the observer's rxgo channel buffered (a public
-		// option): what a buffered default hand-off would gain.
-		b.Run("decode="+decode+"/client=rxpype-buf256", func(b *testing.B) {
-			benchManagerRead(b, url, decode == "json", 1, rxgo.WithBufferedChannel(256))
-		})
 	}
 }
 
@@ -202,7 +196,7 @@ func benchRawRead(b *testing.B, url string, decode bool) {
 			b.Fatal(err)
 		}
 		if decode {
-			if err := json.Unmarshal(data, &t); err != nil {
+			if err := rxws.FastJSON.Unmarshal(data, &t); err != nil { // the codec rxpype decodes with
 				b.Fatal(err)
 			}
 		}
@@ -296,13 +290,13 @@ func benchManagerRead(b *testing.B, url string, decode bool, subs int, opts ...r
 }
 
 // BenchmarkResponseDecode is the typed decode alone, without the network:
-// rxpype's resp.Decode against json.Unmarshal of the same bytes.
+// rxpype's resp.Decode against its codec's Unmarshal of the same bytes.
 func BenchmarkResponseDecode(b *testing.B) {
 	b.Run("client=raw", func(b *testing.B) {
 		var t benchTrade
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if err := json.Unmarshal(readBenchPayload, &t); err != nil {
+			if err := rxws.FastJSON.Unmarshal(readBenchPayload, &t); err != nil {
 				b.Fatal(err)
 			}
 		}
