@@ -99,23 +99,37 @@ func (c *Conn) Request() *http.Request { return c.req }
 // Recv returns the read loop's error, e.g. a *websocket.CloseError. It also
 // returns ctx's error if ctx ends first.
 func (c *Conn) Recv(ctx context.Context) (Frame, error) {
+	var f Frame
+	err := c.waitFor(ctx, func() bool {
+		if c.next < len(c.data) {
+			f = c.data[c.next]
+			c.next++
+			return true
+		}
+		return false
+	})
+	return f, err
+}
+
+// waitFor calls check with c.mu held until it reports true, and otherwise
+// waits for the next frame. It returns nil once check is satisfied, the read
+// loop's error once that has ended, or ctx's error.
+func (c *Conn) waitFor(ctx context.Context, check func() bool) error {
 	for {
 		c.mu.Lock()
-		if c.next < len(c.data) {
-			f := c.data[c.next]
-			c.next++
+		if check() {
 			c.mu.Unlock()
-			return f, nil
+			return nil
 		}
 		err, ch := c.err, c.changed
 		c.mu.Unlock()
 		if err != nil {
-			return Frame{}, err
+			return err
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return Frame{}, ctx.Err()
+			return ctx.Err()
 		}
 	}
 }
@@ -133,48 +147,28 @@ func (c *Conn) Frames() []Frame {
 // If the read loop ends or ctx ends first, it returns the data frames received
 // so far with the read loop's or ctx's error.
 func (c *Conn) WaitFrames(ctx context.Context, n int) ([]Frame, error) {
-	for {
-		c.mu.Lock()
-		got := append([]Frame(nil), c.data...)
-		err, ch := c.err, c.changed
-		c.mu.Unlock()
-		if len(got) >= n {
-			return got, nil
-		}
-		if err != nil {
-			return got, err
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return got, ctx.Err()
-		}
-	}
+	var got []Frame
+	err := c.waitFor(ctx, func() bool {
+		got = append(got[:0], c.data...)
+		return len(got) >= n
+	})
+	return got, err
 }
 
 // WaitPong waits for the next pong received that no earlier WaitPong returned
 // and returns its application data. It fails with the read loop's error once
 // the read loop has ended with no pong pending, or with ctx's error.
 func (c *Conn) WaitPong(ctx context.Context) ([]byte, error) {
-	for {
-		c.mu.Lock()
+	var p []byte
+	err := c.waitFor(ctx, func() bool {
 		if c.nextPong < len(c.pongs) {
-			p := c.pongs[c.nextPong]
+			p = c.pongs[c.nextPong]
 			c.nextPong++
-			c.mu.Unlock()
-			return p, nil
+			return true
 		}
-		err, ch := c.err, c.changed
-		c.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+		return false
+	})
+	return p, err
 }
 
 // Send writes one data message of type mt (websocket.TextMessage or
@@ -345,26 +339,15 @@ func (c *Conn) notifyLocked() {
 // control) have been received and returns how many there are. If the read
 // loop or ctx ends first, it returns the count so far with that error.
 func (c *Conn) WaitCount(ctx context.Context, mt, n int) (int, error) {
-	for {
-		c.mu.Lock()
-		got := 0
+	got := 0
+	err := c.waitFor(ctx, func() bool {
+		got = 0
 		for _, f := range c.frames {
 			if f.Type == mt {
 				got++
 			}
 		}
-		err, ch := c.err, c.changed
-		c.mu.Unlock()
-		if got >= n {
-			return got, nil
-		}
-		if err != nil {
-			return got, err
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return got, ctx.Err()
-		}
-	}
+		return got >= n
+	})
+	return got, err
 }
