@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/internal/rxobs"
 )
 
 // Stage is one step of a Chain. It returns the value to pass on, keep ==
@@ -51,31 +52,42 @@ func (c Chain[T]) Run(ctx context.Context, v T) (T, bool, error) {
 // Observable applies the chain to every value item of in, in one goroutine.
 // Dropped values vanish, a failing stage turns its value into an error item
 // and the stream goes on, and error items from upstream pass through. A value
-// that is not a T is an error item. Cancel the context in opts to stop it.
+// that is not a T is an error item. Cancel the context in opts (or given to
+// Observe) to stop it. The upstream is observed inside Observe, in the
+// caller's goroutine, so a hot upstream misses nothing.
 func (c Chain[T]) Observable(in rxgo.Observable, opts ...rxgo.Option) rxgo.Observable {
-	return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
-		for item := range in.Observe(rxgo.WithContext(ctx)) {
-			if item.E == nil {
-				v, ok := item.V.(T)
-				if !ok {
-					item = rxgo.Error(fmt.Errorf("operators: chain got %T, want %T", item.V, v))
-				} else {
-					out, keep, err := c.Run(ctx, v)
-					switch {
-					case err != nil:
-						item = rxgo.Error(err)
-					case !keep:
-						continue
-					default:
-						item = rxgo.Of(out)
-					}
+	return rxobs.New(func(obsOpts ...rxgo.Option) <-chan rxgo.Item {
+		all := append(append([]rxgo.Option{}, opts...), obsOpts...)
+		upstream := in.Observe(all...)
+		return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
+			c.run(ctx, upstream, next)
+		}}, all...).Observe()
+	})
+}
+
+func (c Chain[T]) run(ctx context.Context, upstream <-chan rxgo.Item, next chan<- rxgo.Item) {
+	for item := range upstream {
+		if item.E == nil {
+			v, ok := item.V.(T)
+			if !ok {
+				item = rxgo.Error(fmt.Errorf("operators: chain got %T, want %T", item.V, v))
+			} else {
+				out, keep, err := c.Run(ctx, v)
+				switch {
+				case err != nil:
+					item = rxgo.Error(err)
+				case !keep:
+					continue
+				default:
+					item = rxgo.Of(out)
 				}
 			}
-			select {
-			case next <- item:
-			case <-ctx.Done():
-				return
-			}
 		}
-	}}, opts...)
+		select {
+		case next <- item:
+		case <-ctx.Done():
+			go drain(upstream) // an upstream we stop reading must not be stranded
+			return
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/reactivex/rxgo/v2"
 	"github.com/rxpype/rxpype/operators"
+	"github.com/rxpype/rxpype/source"
 )
 
 func TestChainRunsStagesInOrderDropsAndFails(t *testing.T) {
@@ -41,5 +42,31 @@ func TestChainRunsStagesInOrderDropsAndFails(t *testing.T) {
 	var se *operators.StageError
 	if len(errs) != 2 || !errors.As(errs[0], &se) || se.Index != 2 || se.Err.Error() != "eight" {
 		t.Fatalf("errors %v", errs)
+	}
+}
+
+func TestChainObservableSubscribesInsideObserve(t *testing.T) {
+	s := source.NewSubject[int]()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	inc := operators.Chain[int]{func(_ context.Context, v int) (int, bool, error) { return v + 1, true, nil }}
+	ch := inc.Observable(s.Observable(source.Config{}), rxgo.WithContext(ctx)).Observe()
+	// Observe has returned, so the subscriber is attached: Publish does not
+	// wait for one, and nothing published now is lost.
+	if s.Subscribers() != 1 {
+		t.Fatalf("subscribers: %d", s.Subscribers())
+	}
+	for i := range 3 {
+		if err := s.Publish(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close(nil)
+	var got []any
+	for it := range ch {
+		got = append(got, it.V)
+	}
+	if !reflect.DeepEqual(got, []any{1, 2, 3}) {
+		t.Fatalf("got %v", got)
 	}
 }
