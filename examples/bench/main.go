@@ -79,7 +79,7 @@ func main() {
 	flag.BoolVar(&o.jsonOut, "json", false, "print the results as JSON on stdout (progress goes to stderr)")
 	flag.BoolVar(&o.quick, "quick", false, "a short run: n=200,000, echo=5,000, rounds=3, idle=1,000 (explicit flags still win)")
 	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated")
-	flag.StringVar(&clients, "clients", "raw,rxpype", "clients to run, comma-separated (raw, rxpype)")
+	flag.StringVar(&clients, "clients", "raw,rxpype,rxjs", "clients to run, comma-separated (raw, rxpype, and rxjs: the optional RxJS peer on stream-typed, run when node and examples/bench/rxjs/node_modules are present)")
 	stdCodec := flag.Bool("std-json", false, "decode with encoding/json on both sides instead of rxpype's default codec")
 	flag.BoolVar(&idleServer, "idle-server", false, "internal: serve the idle workload for a parent bench process")
 	flag.Parse()
@@ -268,6 +268,23 @@ func run(o options) error {
 			}
 		}
 	}
+	if o.workloads["stream-typed"] && o.clients["rxjs"] && srv != nil {
+		if node, err := rxjsAvailable(); err != nil {
+			progress("rxjs peer skipped: " + err.Error())
+		} else {
+			res := &rxjsResult{Node: node}
+			for round := 0; round < o.rounds; round++ {
+				rate, err := rxjsStream(ctx, streamURL, o.n)
+				if err != nil {
+					return err
+				}
+				res.Rounds = append(res.Rounds, rate)
+				progress(fmt.Sprintf("round %d stream-typed rxjs   %10.0f msgs/s", round+1, rate))
+			}
+			res.Rate = median(res.Rounds)
+			rep.RxJS = res
+		}
+	}
 	rep.Elapsed = time.Since(t0).Round(time.Second).String()
 	if o.workloads["idle"] && o.clients["rxpype"] && o.clients["raw"] {
 		idle, err := runIdle(ctx, o.idle, progress)
@@ -279,6 +296,13 @@ func run(o options) error {
 	}
 	rep.LoadEnd = loadAvg()
 	rep.Rows = rows.finish(o)
+	if rep.RxJS != nil {
+		for _, row := range rep.Rows {
+			if row.Workload == "stream-typed" && row.Metric == "msgs/s" && row.Rxpype != nil {
+				rep.RxJS.VsRxpype = *row.Rxpype / rep.RxJS.Rate
+			}
+		}
+	}
 	if o.jsonOut {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
@@ -470,6 +494,7 @@ type report struct {
 	Elapsed       string      `json:"elapsed"`
 	Rows          []Row       `json:"rows"`
 	Idle          *idleResult `json:"idle,omitempty"`
+	RxJS          *rxjsResult `json:"rxjs,omitempty"`
 }
 
 func (r *report) print(w io.Writer) {
@@ -532,6 +557,10 @@ func (r *report) print(w io.Writer) {
 		ok := i.Observed.RSSKiB <= 64 && i.Observed.Goroutines <= 6
 		fmt.Fprintf(w, "target: <= 64 KiB and <= 6 goroutines per manager (with its observer): %s\n",
 			map[bool]string{true: "met", false: "MISSED"}[ok])
+	}
+	if x := r.RxJS; x != nil {
+		fmt.Fprintf(w, "\npeer: RxJS webSocket() + map + filter on Node %s (ws, JSON.parse): %.0f msgs/s (median of %d); rxpype stream-typed / RxJS = %.2f (target >= 1.20)\n",
+			x.Node, x.Rate, len(x.Rounds), x.VsRxpype)
 	}
 	fmt.Fprintln(w, "\nratio: rxpype/raw of the medians (allocs/msg: rxpype - raw, whole process, per message);")
 	fmt.Fprintln(w, "paired: the median of each round's own ratio; targets are judged on ratio")
