@@ -84,3 +84,20 @@ func throttle(ctx context.Context, up <-chan rxgo.Item, next chan<- rxgo.Item,
 		}
 	}
 }
+
+// AcquireStage is Throttle as a Chain stage, for pipelines that run their
+// stages inline in one goroutine (as rxws's writer does): the value passes
+// once acquire(ctx, v) returns nil. When acquire fails the value becomes
+// onErr(v, err) and goes on, so the failure can travel with it to whoever
+// waits for it; with a nil onErr the stage fails with err.
+func AcquireStage[T any](acquire func(ctx context.Context, v T) error, onErr func(v T, err error) T) Stage[T] {
+	return func(ctx context.Context, v T) (T, bool, error) {
+		if err := acquire(ctx, v); err != nil {
+			if onErr == nil {
+				return v, false, err
+			}
+			return onErr(v, err), true, nil
+		}
+		return v, true, nil
+	}
+}

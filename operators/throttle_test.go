@@ -207,3 +207,24 @@ func TestThrottleWithAConsumerThatStopsReading(t *testing.T) {
 	cancel()
 	collect(t, out)
 }
+
+func TestAcquireStagePassesOrCarriesTheFailure(t *testing.T) {
+	boom := errors.New("no room")
+	acquire := func(_ context.Context, v int) error {
+		if v < 0 {
+			return boom
+		}
+		return nil
+	}
+	carry := operators.AcquireStage(acquire, func(v int, err error) int { return 1000 })
+	if v, keep, err := carry(context.Background(), 5); v != 5 || !keep || err != nil {
+		t.Fatalf("pass: %v %v %v", v, keep, err)
+	}
+	if v, keep, err := carry(context.Background(), -1); v != 1000 || !keep || err != nil {
+		t.Fatalf("carried failure: %v %v %v", v, keep, err)
+	}
+	fail := operators.AcquireStage[int](acquire, nil)
+	if _, keep, err := fail(context.Background(), -1); keep || !errors.Is(err, boom) {
+		t.Fatalf("failing stage: %v %v", keep, err)
+	}
+}

@@ -239,7 +239,7 @@ func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 	defer sub.Close()
 	stages := operators.Chain[*envelope]{s.m.prepare}
 	if s.m.cfg.throttler != nil {
-		stages = append(stages, s.throttle)
+		stages = append(stages, operators.AcquireStage(s.acquire, throttleFailed))
 	}
 	_ = sink.Pull(s.ctx, sub.Next, func(e *envelope) error {
 		defer s.queued.Add(-1)
@@ -268,22 +268,21 @@ func (s *session) sendInline(ctx context.Context, e *envelope) (bool, error) {
 	return true, s.write(e)
 }
 
-// throttle charges the request's limit; it waits while both the sender and
-// the session want the frame.
-func (s *session) throttle(ctx context.Context, e *envelope) (*envelope, bool, error) {
-	if e.err != nil || e.limitID == "" {
-		return e, true, nil
-	}
-	if e.state.Load() != pending {
-		return e, false, nil
+// acquire charges the request's limit; it waits while both the sender and
+// the session want the frame. Failed, cancelled and unlimited sends pass.
+func (s *session) acquire(ctx context.Context, e *envelope) error {
+	if e.err != nil || e.limitID == "" || e.state.Load() != pending {
+		return nil
 	}
 	wctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
-	if err := s.m.cfg.throttler.Acquire(wctx, e.limitID); err != nil {
-		e.err = fmt.Errorf("rxws: throttle %q: %w", e.limitID, err)
-	}
-	return e, true, nil
+	return s.m.cfg.throttler.Acquire(wctx, e.limitID)
+}
+
+func throttleFailed(e *envelope, err error) *envelope {
+	e.err = fmt.Errorf("rxws: throttle %q: %w", e.limitID, err)
+	return e
 }
 
 // prepare runs the pre-processors and auth on a copy of the request and

@@ -153,7 +153,7 @@ func (s *Subject[T]) Publish(ctx context.Context, v T) error {
 		return ErrClosed
 	}
 	for _, sub := range subs {
-		if err := sub.offer(ctx, v); err != nil {
+		if err := sub.offer(ctx, v, true); err != nil {
 			return err
 		}
 	}
@@ -167,35 +167,11 @@ func (s *Subject[T]) Publish(ctx context.Context, v T) error {
 func (s *Subject[T]) Emit(v T) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
-	select {
-	case <-s.stopping:
+	if s.closing.Load() {
 		return
-	default:
 	}
 	for _, sub := range *s.subs.Load() {
-		if sub.direct && sub.policy == Block {
-			sub.sendMu.Lock()
-			if !sub.chClosed && !sub.terminal {
-				select {
-				case sub.ch <- v:
-					sub.sent()
-				default:
-					sub.drop()
-				}
-			}
-			sub.sendMu.Unlock()
-			continue
-		}
-		if sub.policy == Block && !sub.once {
-			select {
-			case sub.ch <- v:
-			case <-sub.left:
-			default:
-				sub.dropped.Add(1)
-			}
-			continue
-		}
-		_ = sub.offer(context.Background(), v)
+		_ = sub.offer(context.Background(), v, false)
 	}
 }
 
@@ -356,7 +332,9 @@ type Subscription[T any] struct {
 	meterOnce  sync.Once
 }
 
-func (sub *Subscription[T]) offer(ctx context.Context, v T) error {
+// offer hands v to the subscriber under its policy. With wait false a full
+// Block buffer drops v, counted, instead of waiting (Emit).
+func (sub *Subscription[T]) offer(ctx context.Context, v T, wait bool) error {
 	if sub.once {
 		// The buffer holds exactly one item and only one is ever sent, so
 		// the send cannot block; the lock makes "not closed" and "committed"
@@ -390,11 +368,11 @@ func (sub *Subscription[T]) offer(ctx context.Context, v T) error {
 		return nil
 	default:
 	}
-	switch sub.policy {
-	case DropNewest:
+	switch {
+	case sub.policy == DropNewest, sub.policy == Block && !wait:
 		sub.drop()
 		return nil
-	case DropOldest:
+	case sub.policy == DropOldest:
 		if cap(sub.ch) == 0 {
 			// Nothing is buffered, so the new item is the oldest there is.
 			sub.drop()

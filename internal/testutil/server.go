@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,22 +81,7 @@ type Server struct {
 // accepted connection with h. A nil h means Hold. It registers t.Cleanup(s.Close).
 func NewServer(t testing.TB, h Handler) *Server {
 	t.Helper()
-	if h == nil {
-		h = Hold
-	}
-	s := &Server{
-		t:       t,
-		h:       h,
-		changed: make(chan struct{}),
-		upgrader: websocket.Upgrader{
-			CheckOrigin: func(*http.Request) bool { return true },
-		},
-	}
-	s.answerPings.Store(true)
-	s.hs = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	s.URL = "ws" + strings.TrimPrefix(s.hs.URL, "http")
-	t.Cleanup(s.Close)
-	return s
+	return NewServerWith(t, h, ServerConfig{})
 }
 
 // Close stops the listener, closes every live connection abruptly (TCP close,
