@@ -275,6 +275,15 @@ func (m *Manager) IterMessages(ctx context.Context) iter.Seq2[*Response, error] 
 // waits for it, so a reply to a Send that came first is never lost. It
 // returns io.EOF after a normal close, the connection's error after any
 // other, and ErrNotConnected when there is no connection.
+//
+// When only Receive calls listen (no Messages observer or iteration), they
+// read frames themselves, in the caller's goroutine: a request and its reply
+// then cost no goroutine hand-off, so Send-then-Receive is as fast as a bare
+// gorilla read. The connection is then read only while a Receive runs; once
+// none has read for 50ms on the manager's clock, the reader goroutine reads
+// again, so that an idle connection still answers pings and sees a close,
+// and it holds the next message for the next Receive. Concurrent Receive
+// calls each get the next message that arrives while they wait.
 func (m *Manager) Receive(ctx context.Context) (*Response, error) {
 	s, err := m.current(ctx)
 	if err != nil {
@@ -283,10 +292,26 @@ func (m *Manager) Receive(ctx context.Context) (*Response, error) {
 	// The session's own stream: if it ended a moment ago, Next says so
 	// at once instead of waiting on the next connection's.
 	sub := s.msgs.Subscribe(source.Config{Once: true})
-	defer sub.Close()
-	it, err := sub.Next(ctx)
-	if err != nil {
-		return nil, err
+	defer func() { sub.Close() }()
+	var it rxgo.Item
+	for {
+		var got bool
+		it, got, err = sub.NextOr(ctx, s.tok)
+		if err != nil {
+			return nil, err
+		}
+		if got {
+			break
+		}
+		if sub, it, got = s.receive(sub); got {
+			break
+		}
+		// This connection failed while we read: what follows (its end,
+		// or the next connection's first message) comes through sub.
+		if it, err = sub.Next(ctx); err != nil {
+			return nil, err
+		}
+		break
 	}
 	if it.E != nil {
 		return nil, it.E

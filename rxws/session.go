@@ -40,7 +40,21 @@ type session struct {
 	writeMu sync.Mutex   // held while a frame is prepared and written
 	queued  atomic.Int64 // sends handed to the writer goroutine and not yet done
 	live    liveness
-	reader  msgReader // the reader goroutine's only
+	reader  msgReader // used only by the holder of tok
+
+	// tok is the read token: whoever holds it may read a frame. The reader
+	// goroutine holds it while subscribers stream; when only Receive calls
+	// listen (pull mode), a Receive takes it and reads for itself, so a
+	// request and its reply stay in the caller's goroutine (no hand-off,
+	// which costs a thread wake-up and tens of µs on small machines).
+	tok    chan struct{}
+	pull   atomic.Bool // only Receive calls listen: the reader goroutine stands down
+	pulled atomic.Bool // a Receive read since the pull-mode timer last looked
+	// readFailed is closed when a Receive's read fails, so that the reader
+	// goroutine ends the session with readErr.
+	readFailed chan struct{}
+	readErr    error // written once, before readFailed closes
+	failOnce   sync.Once
 
 	planned    atomic.Bool // Disconnect was called
 	stopOnce   sync.Once
@@ -64,7 +78,10 @@ func (m *Manager) start(ws *websocket.Conn, cfg connectConfig, rawURL string, li
 		msgs:       m.openStream(),
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),
+		tok:        make(chan struct{}, 1),
+		readFailed: make(chan struct{}),
 	}
+	s.tok <- struct{}{}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.feedCtx, s.feedCancel = context.WithCancel(s.ctx)
 	s.reader = msgReader{limit: cfg.readLimit, inflate: cfg.compression}
@@ -102,15 +119,131 @@ func (s *session) quiet() { s.feedCancel() }
 
 func (s *session) readLoop() {
 	defer close(s.readerDone)
-	err := source.Feed(s.feedCtx, s.msgs, s.readOne)
+	err := s.feed()
 	if s.planned.Load() {
 		// Read on, discarding, until the peer's close frame or the socket
-		// closes, so that Disconnect's close handshake completes.
+		// closes, so that Disconnect's close handshake completes. The token
+		// is kept: nobody reads after this.
+		<-s.tok
 		for err == nil || errors.Is(err, context.Canceled) {
 			_, _, err = s.ws.ReadMessage()
 		}
 	}
 	s.stop(err)
+}
+
+// feed reads frames and publishes what the post-processors keep, for as
+// long as someone streams; it returns the error that ended reading, or
+// Publish's when Disconnect stopped it waiting for subscribers.
+//
+// After a message that went to Receive calls alone it stands down (pull
+// mode) until a streaming subscriber joins or Disconnect: Receive calls
+// then read for themselves, holding tok.
+func (s *session) feed() error {
+	for {
+		if s.pull.Load() {
+			if err := s.awaitStreaming(); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-s.tok:
+		case <-s.readFailed:
+			return s.readErr
+		}
+		item, keep, err := s.readOne()
+		if err != nil {
+			s.failRead(err)
+			s.tok <- struct{}{}
+			return err
+		}
+		if keep {
+			// Published holding the token, so that a Receive that takes the
+			// token next finds this message in its subscription first.
+			err = s.msgs.Publish(s.feedCtx, item)
+		}
+		s.tok <- struct{}{}
+		if err != nil {
+			return err
+		}
+		if n, _ := s.msgs.Streaming(); keep && n == 0 {
+			s.pull.Store(true)
+		}
+	}
+}
+
+// awaitStreaming waits, in pull mode, for a streaming subscriber, for
+// Disconnect (which needs the reader back to see the peer's close), or for
+// a Receive's read to fail.
+//
+// It also goes back to reading once no Receive has read for pullLinger, so
+// that an idle connection still answers pings and sees the peer's close: the
+// next Receive then takes a message the reader read, and pull mode resumes.
+func (s *session) awaitStreaming() error {
+	linger := s.m.cfg.clock.Timer(pullLinger)
+	defer linger.Stop()
+	s.pulled.Store(false)
+	defer s.pull.Store(false)
+	for {
+		n, joined := s.msgs.Streaming()
+		if n > 0 || s.feedCtx.Err() != nil {
+			return nil
+		}
+		select {
+		case <-joined:
+		case <-s.feedCtx.Done():
+		case <-s.readFailed:
+			return s.readErr
+		case <-linger.C:
+			if !s.pulled.Swap(false) {
+				return nil
+			}
+			linger.Reset(pullLinger)
+		}
+	}
+}
+
+// pullLinger is how long pull mode outlasts the last Receive's read.
+const pullLinger = 50 * time.Millisecond
+
+// failRead records the read error that ends the session.
+func (s *session) failRead(err error) {
+	s.failOnce.Do(func() {
+		s.readErr = err
+		close(s.readFailed)
+	})
+}
+
+// receive is Receive's turn with the read token, which the caller holds
+// and which receive gives back. An item published to sub before the token
+// was taken comes first; otherwise the caller reads the next kept message
+// and hands it to the stream's other subscribers too. ok is false when this
+// session can no longer read: the caller then waits on sub, which is
+// replaced by a fresh subscription so that nothing is missed.
+func (s *session) receive(sub *source.Subscription[rxgo.Item]) (_ *source.Subscription[rxgo.Item], it rxgo.Item, ok bool) {
+	defer func() { s.tok <- struct{}{} }()
+	if it, ok := sub.TryNext(); ok {
+		return sub, it, true
+	}
+	select {
+	case <-s.readFailed:
+		return sub, it, false
+	default:
+	}
+	// Leave before reading, so that Deliver below reaches only the others.
+	sub.Close()
+	defer s.pulled.Store(true)
+	for {
+		item, keep, err := s.readOne()
+		if err != nil {
+			s.failRead(err)
+			return s.msgs.Subscribe(source.Config{Once: true}), it, false
+		}
+		if keep {
+			_ = s.msgs.Deliver(s.feedCtx, item)
+			return sub, item, true
+		}
+	}
 }
 
 // readOne reads the next data frame (control frames are handled by

@@ -102,6 +102,10 @@ type Subject[T any] struct {
 	mu     sync.Mutex
 	subs   atomic.Pointer[[]*Subscription[T]] // copy on write: Publish reads it without locking
 	joined chan struct{}                      // closed and replaced each time a subscriber joins
+	// streamJoined is joined for subscribers that are not Once, which
+	// a pull-style reader waits on; streaming counts them.
+	streamJoined chan struct{}
+	streaming    atomic.Int32
 
 	stopping chan struct{} // closed first by Close: wakes a blocked Publish
 	closing  atomic.Bool   // set with stopping: a cheaper check per item
@@ -113,9 +117,10 @@ type Subject[T any] struct {
 // NewSubject returns an open Subject with no subscribers.
 func NewSubject[T any]() *Subject[T] {
 	s := &Subject[T]{
-		joined:   make(chan struct{}),
-		stopping: make(chan struct{}),
-		done:     make(chan struct{}),
+		joined:       make(chan struct{}),
+		streamJoined: make(chan struct{}),
+		stopping:     make(chan struct{}),
+		done:         make(chan struct{}),
 	}
 	s.subs.Store(new([]*Subscription[T]))
 	return s
@@ -149,6 +154,24 @@ func (s *Subject[T]) Publish(ctx context.Context, v T) error {
 			return ErrClosed
 		}
 	}
+	return s.deliverLocked(ctx, subs, v)
+}
+
+// Deliver is Publish without the wait for a first subscriber: with nobody
+// subscribed, v goes nowhere. It still waits while a Block subscriber's
+// buffer is full. A consumer that reads a value for itself uses it to hand
+// the same value to whoever else is listening.
+func (s *Subject[T]) Deliver(ctx context.Context, v T) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	return s.deliverLocked(ctx, *s.subs.Load(), v)
+}
+
+// deliverLocked offers v to subs; s.pubMu is held.
+func (s *Subject[T]) deliverLocked(ctx context.Context, subs []*Subscription[T], v T) error {
 	if s.closing.Load() {
 		return ErrClosed
 	}
@@ -211,6 +234,16 @@ func (s *Subject[T]) Err() error {
 // Subscribers returns how many subscribers are attached now.
 func (s *Subject[T]) Subscribers() int { return len(*s.subs.Load()) }
 
+// Streaming returns how many subscribers other than Once ones are attached
+// now, and a channel closed when the next such subscriber joins. A reader
+// that reads only on demand waits on it: Once subscribers take one value
+// and leave, so they are served by their own reads, not by a stream.
+func (s *Subject[T]) Streaming() (int, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int(s.streaming.Load()), s.streamJoined
+}
+
 // Stats returns a snapshot of every current subscriber's counters, in the
 // order they joined.
 func (s *Subject[T]) Stats() []Stats {
@@ -261,6 +294,11 @@ func (s *Subject[T]) subscribe(cfg Config, direct func(*Subscription[T])) *Subsc
 	s.subs.Store(&next)
 	close(s.joined)
 	s.joined = make(chan struct{})
+	if !sub.once {
+		s.streaming.Add(1)
+		close(s.streamJoined)
+		s.streamJoined = make(chan struct{})
+	}
 	s.mu.Unlock()
 	if sub.direct {
 		select {
@@ -282,6 +320,9 @@ func (s *Subject[T]) remove(sub *Subscription[T]) {
 			next = append(next, old[:i]...)
 			next = append(next, old[i+1:]...)
 			s.subs.Store(&next)
+			if !sub.once {
+				s.streaming.Add(-1)
+			}
 			return
 		}
 	}
@@ -451,6 +492,40 @@ func (sub *Subscription[T]) Next(ctx context.Context) (T, error) {
 		}
 		return zero, ctx.Err()
 	}
+}
+
+// TryNext returns the next buffered item without waiting; ok is false when
+// there is none.
+func (sub *Subscription[T]) TryNext() (v T, ok bool) {
+	select {
+	case v = <-sub.ch:
+		sub.took()
+		return v, true
+	default:
+		return v, false
+	}
+}
+
+// NextOr is Next that also stops waiting when alt is ready: it then takes
+// alt's value and returns ok == false with a nil error. With both ready it
+// may do either. A caller that can produce the item itself waits this way
+// for an item or for its turn to read, alt being a token channel.
+func (sub *Subscription[T]) NextOr(ctx context.Context, alt <-chan struct{}) (v T, ok bool, err error) {
+	if v, ok := sub.TryNext(); ok {
+		return v, true, nil
+	}
+	select {
+	case v = <-sub.ch:
+		sub.took()
+		return v, true, nil
+	case <-alt:
+		return v, false, nil
+	case <-sub.subj.done:
+	case <-sub.left:
+	case <-ctx.Done():
+	}
+	v, err = sub.Next(ctx) // the same ends as Next, decided by Next
+	return v, err == nil, err
 }
 
 // Close detaches the subscriber and releases its buffer; a publisher waiting

@@ -376,3 +376,81 @@ func TestItemsObserversGetTheSubjectsOwnEnd(t *testing.T) {
 		t.Fatal("late observer's channel stayed open")
 	}
 }
+
+func TestDeliverDoesNotWaitForASubscriber(t *testing.T) {
+	s := source.NewSubject[int]()
+	if err := s.Deliver(context.Background(), 1); err != nil {
+		t.Fatalf("deliver to nobody: %v", err)
+	}
+	sub := s.Subscribe(source.Config{})
+	defer sub.Close()
+	if err := s.Deliver(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := sub.Next(context.Background()); err != nil || v != 2 {
+		t.Fatalf("got %v, %v; want 2 (1 went to nobody)", v, err)
+	}
+	s.Close(nil)
+	if err := s.Deliver(context.Background(), 3); !errors.Is(err, source.ErrClosed) {
+		t.Fatalf("deliver after close: %v", err)
+	}
+}
+
+func TestStreamingCountsAllButOnceSubscribers(t *testing.T) {
+	s := source.NewSubject[int]()
+	n, joined := s.Streaming()
+	if n != 0 {
+		t.Fatalf("streaming %d, want 0", n)
+	}
+	once := s.Subscribe(source.Config{Once: true})
+	select {
+	case <-joined:
+		t.Fatal("a Once subscriber signalled a streaming join")
+	default:
+	}
+	sub := s.Subscribe(source.Config{})
+	<-joined // closed by the streaming subscriber
+	if n, _ := s.Streaming(); n != 1 {
+		t.Fatalf("streaming %d, want 1", n)
+	}
+	once.Close()
+	sub.Close()
+	if n, _ := s.Streaming(); n != 0 {
+		t.Fatalf("streaming %d after both left, want 0", n)
+	}
+}
+
+func TestNextOrTakesTheItemOrTheAlternative(t *testing.T) {
+	s := source.NewSubject[int]()
+	sub := s.Subscribe(source.Config{})
+	defer sub.Close()
+	tok := make(chan struct{}, 1)
+	tok <- struct{}{}
+	if _, ok, err := sub.NextOr(context.Background(), tok); ok || err != nil {
+		t.Fatalf("got ok %v, %v; want the token", ok, err)
+	}
+	if len(tok) != 0 {
+		t.Fatal("the token was not taken")
+	}
+	publishAll(t, s, 7, 8)
+	tok <- struct{}{}
+	// An item already buffered comes before the alternative.
+	if v, ok, err := sub.NextOr(context.Background(), tok); !ok || err != nil || v != 7 {
+		t.Fatalf("got %v %v %v; want 7", v, ok, err)
+	}
+	if _, ok := sub.TryNext(); ok {
+		t.Fatal("TryNext found an item in an empty buffer")
+	}
+	s.Close(io.ErrUnexpectedEOF)
+	<-tok
+	if _, ok, err := sub.NextOr(context.Background(), tok); ok || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("after close: ok %v, %v", ok, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	other := s.Subscribe(source.Config{})
+	defer other.Close()
+	if _, _, err := other.NextOr(ctx, tok); err == nil {
+		t.Fatal("NextOr with a done context and a closed subject returned no error")
+	}
+}

@@ -17,8 +17,8 @@
 //     and decodes each *Response with resp.Decode into the same struct.
 //  2. stream-raw: the same stream, counting bytes only.
 //  3. echo: sequential round trips of a 100-byte message (p50, p99 in µs):
-//     raw WriteMessage/ReadMessage vs rxpype Send + the reply from Messages()
-//     (echo) or from Receive (echo-receive).
+//     raw WriteMessage/ReadMessage vs rxpype Send + the reply from Receive
+//     (echo) or from a Messages() observer (echo-observe).
 //  4. fanout: stream-typed (-fanout-n messages) to 4 observers of one
 //     manager, each decoding every message; messages/s per subscriber,
 //     against rxpype's stream-typed. fanout-shared: a map post-processor
@@ -59,7 +59,7 @@ type options struct {
 	workloads, clients                   map[string]bool
 }
 
-var allWorkloads = []string{"stream-typed", "stream-raw", "echo", "echo-receive", "fanout", "fanout-shared", "idle"}
+var allWorkloads = []string{"stream-typed", "stream-raw", "echo", "echo-observe", "fanout", "fanout-shared", "idle"}
 
 func main() {
 	var o options
@@ -177,7 +177,7 @@ func run(o options) error {
 	} else {
 		rep.N = 0 // as many as the server sends
 		rep.Server = "outside: " + o.url
-		for _, w := range []string{"echo", "echo-receive", "fanout", "fanout-shared", "idle"} {
+		for _, w := range []string{"echo", "echo-observe", "fanout", "fanout-shared", "idle"} {
 			delete(o.workloads, w)
 		}
 	}
@@ -225,20 +225,20 @@ func run(o options) error {
 		}
 		if srv != nil {
 			msg, _ := tradePayload(0, o.size)
-			for _, w := range []string{"echo", "echo-receive"} {
+			for _, w := range []string{"echo", "echo-observe"} {
 				if !o.workloads[w] {
 					continue
 				}
 				for _, client := range order {
-					if !o.clients[client] || (w == "echo-receive" && client == "raw") {
-						continue // echo-receive is compared with echo's raw figures
+					if !o.clients[client] || (w == "echo-observe" && client == "raw") {
+						continue // echo-observe is compared with echo's raw figures
 					}
 					var lat latencies
 					var err error
 					if client == "raw" {
 						lat, err = rawEcho(ctx, srv.URL+"/echo", o.echoN, msg)
 					} else {
-						lat, err = rxEcho(ctx, srv.URL+"/echo", o.echoN, msg, w == "echo-receive")
+						lat, err = rxEcho(ctx, srv.URL+"/echo", o.echoN, msg, w == "echo")
 					}
 					if err != nil {
 						return fmt.Errorf("%s %s: %w", w, client, err)
@@ -402,7 +402,7 @@ func (r *rowSet) finish(o options) []Row {
 			RawRounds: r.vals[k]["raw"], RxpypeRounds: r.vals[k]["rxpype"],
 			Raw: med(k.workload, k.metric, "raw"), Rxpype: med(k.workload, k.metric, "rxpype")}
 		rawRef := row.Raw
-		if k.workload == "echo-receive" {
+		if k.workload == "echo-observe" {
 			rawRef = med("echo", k.metric, "raw")
 			row.Raw = rawRef
 		}
@@ -416,7 +416,7 @@ func (r *rowSet) finish(o options) []Row {
 				row.Ratio = ptr(*row.Rxpype / *rawRef)
 			}
 			raws := r.vals[k]["raw"]
-			if k.workload == "echo-receive" {
+			if k.workload == "echo-observe" {
 				raws = r.vals[rowKey{"echo", k.metric}]["raw"]
 			}
 			if rx := row.RxpypeRounds; len(rx) == len(raws) {
@@ -447,12 +447,12 @@ func (r *rowSet) finish(o options) []Row {
 			if row.Ratio != nil {
 				row.Met = ptr(*row.Ratio <= 2)
 			}
-		case k.workload == "echo" && k.metric == "p50 µs", k.workload == "echo-receive" && k.metric == "p50 µs":
+		case k.workload == "echo" && k.metric == "p50 µs", k.workload == "echo-observe" && k.metric == "p50 µs":
 			row.Target = "<= raw + 15 µs"
 			if row.Rxpype != nil && rawRef != nil {
 				row.Met = ptr(*row.Rxpype <= *rawRef+15)
 			}
-		case k.workload == "echo" && k.metric == "p99 µs", k.workload == "echo-receive" && k.metric == "p99 µs":
+		case k.workload == "echo" && k.metric == "p99 µs", k.workload == "echo-observe" && k.metric == "p99 µs":
 			row.Target = "<= 2.00"
 			if row.Ratio != nil {
 				row.Met = ptr(*row.Ratio <= 2)

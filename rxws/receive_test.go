@@ -1,0 +1,224 @@
+package rxws_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gorilla/websocket"
+	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/clock"
+	"github.com/rxpype/rxpype/internal/testutil"
+	"github.com/rxpype/rxpype/rxws"
+)
+
+// inReceive reports whether the calling goroutine is inside Manager.Receive:
+// a post-processor that asks it learns who read the frame.
+func inReceive() bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, "rxws.(*Manager).Receive") {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// readByReceive counts the messages a post-processor saw read inside Receive.
+func readByReceive(n *atomic.Int64) rxws.Option {
+	return rxws.WithPostProcessors(rxws.PostProcessorFunc(func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
+		if inReceive() {
+			n.Add(1)
+		}
+		return r, nil
+	}))
+}
+
+// With only Receive listening, replies are read in Receive's own goroutine
+// (pull mode): a request and its reply never cross goroutines.
+func TestReceiveReadsRepliesItself(t *testing.T) {
+	var byReceive atomic.Int64
+	// The mock clock never moves, so pull mode never lapses.
+	_, m := connect(t, testutil.Echo, rxws.WithClock(clock.NewMock()), readByReceive(&byReceive))
+	ctx := testCtx(t)
+	const n = 50
+	for i := range n {
+		want := fmt.Sprint(i)
+		if err := m.Send(ctx, rxws.TextRequest(want)); err != nil {
+			t.Fatal(err)
+		}
+		if got := receive(t, m).Bytes(); string(got) != want {
+			t.Fatalf("reply %d is %q", i, got)
+		}
+	}
+	// The first reply may be read by the reader goroutine, which then
+	// stands down.
+	if got := byReceive.Load(); got < n-1 {
+		t.Fatalf("%d of %d replies read inside Receive, want at least %d", got, n, n-1)
+	}
+}
+
+// A streaming subscriber that joins in pull mode brings the reader back,
+// and sees every message from then on; a Receive alongside it gets one.
+func TestObserverJoiningInPullModeGetsEverything(t *testing.T) {
+	var byReceive atomic.Int64
+	srv, m := connect(t, testutil.Hold, rxws.WithClock(clock.NewMock()), readByReceive(&byReceive))
+	ctx := testCtx(t)
+	c, err := srv.WaitConn(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		_ = c.SendText(fmt.Sprint("p", i))
+		if got := string(receive(t, m).Bytes()); got != fmt.Sprint("p", i) {
+			t.Fatalf("got %q", got)
+		}
+	}
+	if byReceive.Load() == 0 {
+		t.Fatal("no message was read inside Receive: pull mode never started")
+	}
+	// A Receive waits, holding the read token, while the observer joins.
+	first := make(chan string, 1)
+	go func() {
+		r, err := m.Receive(ctx)
+		if err != nil {
+			first <- err.Error()
+			return
+		}
+		first <- string(r.Bytes())
+	}()
+	items := observe(ctx, m)
+	const n = 20
+	for i := range n {
+		_ = c.SendText(fmt.Sprint(i))
+	}
+	for i := range n {
+		it := <-items
+		if it.E != nil || string(it.V.(*rxws.Response).Bytes()) != fmt.Sprint(i) {
+			t.Fatalf("observer item %d: %v %v", i, it.V, it.E)
+		}
+	}
+	// The Receive may have subscribed before or after the observer, or
+	// after every message so far (its goroutine may not have run yet):
+	// send more, one at a time, until it has one.
+	var got string
+	for got == "" {
+		select {
+		case got = <-first:
+		default:
+			_ = c.SendText("more")
+			if it := <-items; it.E != nil || string(it.V.(*rxws.Response).Bytes()) != "more" {
+				t.Fatalf("observer: %v %v", it.V, it.E)
+			}
+		}
+	}
+	if got != "more" && strings.TrimLeft(got, "0123456789") != "" {
+		t.Fatalf("the waiting Receive got %q", got)
+	}
+}
+
+// observe subscribes a Messages observer now, bounded by ctx.
+func observe(ctx context.Context, m *rxws.Manager) <-chan rxgo.Item {
+	return m.Messages(rxgoCtx(ctx)).Observe()
+}
+
+// Receive calls running together in pull mode each get a message and
+// none waits forever, whoever of them holds the read token.
+func TestConcurrentReceivesInPullMode(t *testing.T) {
+	srv, m := connect(t, testutil.Hold, rxws.WithClock(clock.NewMock()))
+	ctx := testCtx(t)
+	c, _ := srv.WaitConn(ctx, 0)
+	_ = c.SendText("warm")
+	receive(t, m) // pull mode from here on
+	var wg sync.WaitGroup
+	got := make([]string, 2)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := m.Receive(ctx)
+			if err != nil {
+				got[i] = err.Error()
+				return
+			}
+			got[i] = string(r.Bytes())
+		}()
+	}
+	// Each takes the first message that arrives while it waits; two
+	// messages are enough for both, however they interleave.
+	_ = c.SendText("a")
+	_ = c.SendText("b")
+	wg.Wait()
+	for i, g := range got {
+		if g != "a" && g != "b" {
+			t.Fatalf("Receive %d got %q", i, g)
+		}
+	}
+}
+
+// Disconnect while a Receive reads for itself: the close handshake
+// completes, and Receive ends with io.EOF.
+func TestDisconnectDuringPullModeReceive(t *testing.T) {
+	srv, m := connect(t, testutil.Echo, rxws.WithClock(clock.NewMock()))
+	ctx := testCtx(t)
+	for range 2 {
+		if err := m.Send(ctx, rxws.TextRequest("x")); err != nil {
+			t.Fatal(err)
+		}
+		receive(t, m)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := m.Receive(ctx)
+		errc <- err
+	}()
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// io.EOF if it was reading; ErrNotConnected if its goroutine only
+	// got to Receive after Disconnect.
+	if err := <-errc; !errors.Is(err, io.EOF) && !errors.Is(err, rxws.ErrNotConnected) {
+		t.Fatalf("Receive: %v, want io.EOF", err)
+	}
+	c, _ := srv.WaitConn(ctx, 0)
+	<-c.Done()
+	var ce *websocket.CloseError
+	if err := c.Err(); !errors.As(err, &ce) || ce.Code != websocket.CloseNormalClosure {
+		t.Fatalf("server side: %v, want a normal close", err)
+	}
+}
+
+// A close frame read by a Receive in pull mode ends the connection as the
+// reader goroutine would: Receive returns the CloseError.
+func TestPeerCloseReadByPullModeReceive(t *testing.T) {
+	srv, m := connect(t, testutil.Hold, rxws.WithClock(clock.NewMock()))
+	ctx := testCtx(t)
+	c, _ := srv.WaitConn(ctx, 0)
+	_ = c.SendText("a")
+	receive(t, m)
+	_ = c.SendText("b")
+	receive(t, m)
+	// Nobody reads in pull mode until Receive: the close handshake waits
+	// for it.
+	closed := make(chan struct{})
+	go func() { defer close(closed); _ = c.CloseWith(4002, "bye") }()
+	_, err := m.Receive(ctx)
+	<-closed
+	var ce *rxws.CloseError
+	if !errors.As(err, &ce) || ce.Code != 4002 || ce.Reason != "bye" {
+		t.Fatalf("Receive: %v", err)
+	}
+	if _, err := m.Receive(ctx); !errors.Is(err, rxws.ErrNotConnected) {
+		t.Fatalf("second Receive: %v", err)
+	}
+}
