@@ -222,3 +222,48 @@ func TestPeerCloseReadByPullModeReceive(t *testing.T) {
 		t.Fatalf("second Receive: %v", err)
 	}
 }
+
+// A connection lost while a Receive reads for itself: with reconnecting on,
+// the Receive goes on waiting and gets the next connection's first message.
+func TestPullModeReceiveWaitsThroughAReconnect(t *testing.T) {
+	mock := clock.NewMock()
+	srv := testutil.NewServer(t, testutil.Hold)
+	m := rxws.NewManager(nil, rxws.WithClock(mock))
+	ctx := testCtx(t)
+	if err := m.Connect(ctx, srv.URL, rxws.WithReconnect(exactBackoff)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Disconnect(context.Background()) })
+	states := m.States(rxgoCtx(ctx)).Observe()
+	c0, _ := srv.WaitConn(ctx, 0)
+	for _, s := range []string{"a", "b"} {
+		_ = c0.SendText(s)
+		if got := string(receive(t, m).Bytes()); got != s {
+			t.Fatalf("got %q, want %q", got, s)
+		}
+	}
+	got := make(chan string, 1)
+	go func() {
+		r, err := m.Receive(ctx)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(r.Bytes())
+	}()
+	c0.Drop()
+	for it := range states {
+		if it.V.(rxws.State).Kind == rxws.StateReconnecting {
+			break
+		}
+	}
+	mock.Add(exactBackoff.Initial)
+	c1, err := srv.WaitConn(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c1.SendText("again")
+	if g := <-got; g != "again" {
+		t.Fatalf("Receive got %q, want the new connection's message", g)
+	}
+}
