@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/reactivex/rxgo/v2"
 	"github.com/rxpype/rxpype/rxws"
+	"github.com/rxpype/rxpype/source"
 )
 
 // codec is the JSON codec both clients decode with: rxpype's default, which
@@ -107,6 +108,73 @@ func rawStream(ctx context.Context, url string, typed, checkSeq bool) (streamRes
 	r.elapsed = time.Since(t0)
 	r.mallocs = mallocs() - m0
 	return r, nil
+}
+
+// rawFanout is fan-out written by hand on raw gorilla: one goroutine reads
+// with ReadMessage and hands each message to subs goroutines over buffered
+// channels (source.DefaultBuffer, rxpype's default), each decoding every
+// message into its own Trade. It is the floor rxpype's fanout is measured
+// against: what the same work costs without rxpype.
+func rawFanout(ctx context.Context, url string, subs int, checkSeq bool) (fanoutResult, error) {
+	runtime.GC()
+	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	if err != nil {
+		return fanoutResult{}, err
+	}
+	defer c.Close()
+	res := fanoutResult{rates: make([]float64, subs)}
+	chans := make([]chan []byte, subs)
+	counts := make([]int, subs)
+	errs := make([]error, subs)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range chans {
+		chans[i] = make(chan []byte, source.DefaultBuffer)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var t Trade
+			seq := seqChecker{on: checkSeq}
+			for data := range chans[i] {
+				if errs[i] != nil {
+					continue
+				}
+				if err := codec.Unmarshal(data, &t); err != nil {
+					errs[i] = err
+					continue
+				}
+				if err := seq.check(&t); err != nil {
+					errs[i] = err
+					continue
+				}
+				counts[i]++
+			}
+			res.rates[i] = float64(counts[i]) / time.Since(t0).Seconds()
+		}()
+	}
+	for {
+		_, data, rerr := c.ReadMessage()
+		if rerr != nil {
+			if !websocket.IsCloseError(rerr, websocket.CloseNormalClosure) {
+				err = fmt.Errorf("raw fanout: %w", rerr)
+			}
+			break
+		}
+		for _, ch := range chans {
+			ch <- data
+		}
+	}
+	for _, ch := range chans {
+		close(ch)
+	}
+	wg.Wait()
+	for i, e := range errs {
+		if err == nil && e != nil {
+			err = fmt.Errorf("raw fanout subscriber %d: %w", i, e)
+		}
+	}
+	res.msgs = counts[0]
+	return res, err
 }
 
 // newManager is the rxpype client of every workload: default settings and

@@ -23,6 +23,8 @@
 //     manager, each decoding every message; messages/s per subscriber,
 //     against rxpype's stream-typed. fanout-shared: a map post-processor
 //     decodes once (resp.WithData) and the observers read resp.Data().
+//     Both are also compared with the same fan-out written by hand on raw
+//     gorilla (one reader goroutine, a buffered channel per subscriber).
 //  5. idle: many connected, subscribed clients against a server in a child
 //     process: resident memory and goroutines per client.
 //  6. allocations per message of 1 and 2 (runtime.MemStats.Mallocs / n,
@@ -250,21 +252,32 @@ func run(o options) error {
 				}
 			}
 			for _, w := range []string{"fanout", "fanout-shared"} {
-				if !o.workloads[w] || !o.clients["rxpype"] {
+				if !o.workloads[w] {
 					continue
 				}
-				url := fmt.Sprintf("%s/stream?n=%d&size=%d", srv.URL, o.fanoutN, o.size)
-				r, err := rxFanout(ctx, url, o.fanout, checkSeq, w == "fanout-shared")
-				if err != nil {
-					return fmt.Errorf("%s: %w", w, err)
+				for _, client := range order {
+					if !o.clients[client] || (client == "raw" && w == "fanout-shared") {
+						continue // the raw fan-out is the same for both
+					}
+					url := fmt.Sprintf("%s/stream?n=%d&size=%d", srv.URL, o.fanoutN, o.size)
+					var r fanoutResult
+					var err error
+					if client == "raw" {
+						r, err = rawFanout(ctx, url, o.fanout, checkSeq)
+					} else {
+						r, err = rxFanout(ctx, url, o.fanout, checkSeq, w == "fanout-shared")
+					}
+					if err != nil {
+						return fmt.Errorf("%s %s: %w", w, client, err)
+					}
+					if r.msgs != o.fanoutN {
+						return fmt.Errorf("%s %s: %d messages, want %d", w, client, r.msgs, o.fanoutN)
+					}
+					rows.add(w, "msgs/s/sub", client, median(r.rates))
+					rows.add(w, "min msgs/s/sub", client, slices.Min(r.rates))
+					progress(fmt.Sprintf("round %d %-13s %-6s %9.0f msgs/s per subscriber (median; min %.0f)",
+						round+1, w, client, median(r.rates), slices.Min(r.rates)))
 				}
-				if r.msgs != o.fanoutN {
-					return fmt.Errorf("%s: %d messages, want %d", w, r.msgs, o.fanoutN)
-				}
-				rows.add(w, "msgs/s/sub", "rxpype", median(r.rates))
-				rows.add(w, "min msgs/s/sub", "rxpype", slices.Min(r.rates))
-				progress(fmt.Sprintf("round %d %-13s rxpype %9.0f msgs/s per subscriber (median; min %.0f)",
-					round+1, w, median(r.rates), slices.Min(r.rates)))
 			}
 		}
 	}
@@ -458,6 +471,17 @@ func (r *rowSet) finish(o options) []Row {
 				row.Met = ptr(*row.Ratio <= 2)
 			}
 		case k.workload == "fanout" || k.workload == "fanout-shared":
+			if k.workload == "fanout-shared" {
+				row.Raw = med("fanout", k.metric, "raw")
+			}
+			// The target compares with rxpype's own stream-typed; the
+			// hand-written raw fan-out gets a row of its own below.
+			vsRaw := Row{Workload: k.workload, Metric: "vs raw fan-out", Raw: row.Raw, Rxpype: row.Rxpype, Compare: "rxpype / raw"}
+			row.Paired = nil
+			if row.Raw != nil && row.Rxpype != nil && *row.Raw != 0 {
+				vsRaw.Ratio = ptr(*row.Rxpype / *row.Raw)
+			}
+			row.Ratio = nil
 			if st := med("stream-typed", "msgs/s", "rxpype"); st != nil && row.Rxpype != nil {
 				row.Compare = "per subscriber / rxpype stream-typed"
 				row.Ratio = ptr(*row.Rxpype / *st)
@@ -466,6 +490,11 @@ func (r *rowSet) finish(o options) []Row {
 					row.Met = ptr(*row.Ratio >= 0.80)
 				}
 			}
+			rows = append(rows, row)
+			if k.metric == "msgs/s/sub" && vsRaw.Ratio != nil {
+				rows = append(rows, vsRaw)
+			}
+			continue
 		}
 		rows = append(rows, row)
 	}
@@ -566,6 +595,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintln(w, "paired: the median of each round's own ratio; targets are judged on ratio")
 	if r.N != 0 {
 		fmt.Fprintln(w, "fanout: each subscriber decodes every message; fanout-shared: a post-processor decodes once (resp.WithData)")
-		fmt.Fprintln(w, "and subscribers read resp.Data(); both per subscriber against rxpype's stream-typed")
+		fmt.Fprintln(w, "and subscribers read resp.Data(); both per subscriber against rxpype's stream-typed, and (vs raw fan-out)")
+		fmt.Fprintln(w, "against the same fan-out written by hand on raw gorilla: one reader goroutine, a buffered channel per subscriber")
 	}
 }
