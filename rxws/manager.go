@@ -276,42 +276,35 @@ func (m *Manager) IterMessages(ctx context.Context) iter.Seq2[*Response, error] 
 // returns io.EOF after a normal close, the connection's error after any
 // other, and ErrNotConnected when there is no connection.
 //
-// When only Receive calls listen (no Messages observer or iteration), they
-// read frames themselves, in the caller's goroutine: a request and its reply
-// then cost no goroutine hand-off, so Send-then-Receive is as fast as a bare
-// gorilla read. The connection is then read only while a Receive runs; once
-// none has read for 50ms on the manager's clock, the reader goroutine reads
-// again, so that an idle connection still answers pings and sees a close,
-// and it holds the next message for the next Receive. Concurrent Receive
-// calls each get the next message that arrives while they wait.
+// Given a context that is never done (context.Background(), or one made
+// with context.WithoutCancel), Receive reads the frame itself, in the
+// caller's goroutine, when nobody else is reading: then a request and its
+// reply cost no goroutine hand-off, and Send-then-Receive is as fast as a
+// bare gorilla round trip. Once such a Receive has taken a message and no
+// Messages observer or iteration listens, the reader goroutine stands down
+// (pull mode) and the connection is read only by Receive calls, until 50ms
+// on the manager's clock pass without one: then the reader reads again, so
+// that an idle connection still answers pings and sees a close, and holds
+// the next message for the next Receive. A Receive whose ctx can end waits
+// for the reader goroutine instead, so that it returns when ctx ends.
+// Concurrent Receive calls each get the next message that arrives while
+// they wait.
 func (m *Manager) Receive(ctx context.Context) (*Response, error) {
 	s, err := m.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// The session's own stream: if it ended a moment ago, Next says so
-	// at once instead of waiting on the next connection's.
-	sub := s.msgs.Subscribe(source.Config{Once: true})
-	defer func() { sub.Close() }()
+	// Reading in the caller's goroutine cannot stop when ctx ends (an
+	// interrupted gorilla read breaks the connection), so only a context
+	// that never ends reads for itself.
 	var it rxgo.Item
-	for {
-		var got bool
-		it, got, err = sub.NextOr(ctx, s.tok)
-		if err != nil {
-			return nil, err
-		}
-		if got {
-			break
-		}
-		if sub, it, got = s.receive(sub); got {
-			break
-		}
-		// This connection failed while we read: what follows (its end,
-		// or the next connection's first message) comes through sub.
-		if it, err = sub.Next(ctx); err != nil {
-			return nil, err
-		}
-		break
+	if ctx.Done() == nil {
+		it, err = s.receiveReading()
+	} else {
+		it, err = s.receiveWaiting(ctx)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if it.E != nil {
 		return nil, it.E

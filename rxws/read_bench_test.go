@@ -53,7 +53,8 @@ var benchFrames = func() []byte {
 
 // newBenchServer starts a loopback server. On /stream each text message
 // "N" from the client makes it write N pre-framed trades straight to the
-// socket; on /sink it reads and discards every frame without allocating.
+// socket; on /echo it writes back each message; on /sink it reads and
+// discards every frame without allocating.
 // Both answer the client's close frame.
 func newBenchServer(b *testing.B) string {
 	up := websocket.Upgrader{}
@@ -74,6 +75,21 @@ func newBenchServer(b *testing.B) string {
 			}
 			n, _ := strconv.Atoi(string(msg))
 			if err := writeFrames(c.NetConn(), n); err != nil {
+				return
+			}
+		}
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1)
+		defer wg.Done()
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			mt, msg, err := c.ReadMessage() // answers the close frame
+			if err != nil || c.WriteMessage(mt, msg) != nil {
 				return
 			}
 		}

@@ -34,6 +34,20 @@ func inReceive() bool {
 	}
 }
 
+// pullReceive is Receive with a context that never ends, the kind that
+// reads for itself. Should it hang, the test's context ending disconnects
+// the manager, which ends it, and the test fails.
+func pullReceive(t *testing.T, m *rxws.Manager) *rxws.Response {
+	t.Helper()
+	stop := context.AfterFunc(testCtx(t), func() { _ = m.Disconnect(context.Background()) })
+	defer stop()
+	r, err := m.Receive(context.Background())
+	if err != nil {
+		t.Fatalf("receive: %v", err)
+	}
+	return r
+}
+
 // readByReceive counts the messages a post-processor saw read inside Receive.
 func readByReceive(n *atomic.Int64) rxws.Option {
 	return rxws.WithPostProcessors(rxws.PostProcessorFunc(func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
@@ -44,8 +58,9 @@ func readByReceive(n *atomic.Int64) rxws.Option {
 	}))
 }
 
-// With only Receive listening, replies are read in Receive's own goroutine
-// (pull mode): a request and its reply never cross goroutines.
+// With only Receive listening, and with contexts that never end, replies are
+// read in Receive's own goroutine (pull mode): a request and its reply never
+// cross goroutines.
 func TestReceiveReadsRepliesItself(t *testing.T) {
 	var byReceive atomic.Int64
 	// The mock clock never moves, so pull mode never lapses.
@@ -57,7 +72,7 @@ func TestReceiveReadsRepliesItself(t *testing.T) {
 		if err := m.Send(ctx, rxws.TextRequest(want)); err != nil {
 			t.Fatal(err)
 		}
-		if got := receive(t, m).Bytes(); string(got) != want {
+		if got := pullReceive(t, m).Bytes(); string(got) != want {
 			t.Fatalf("reply %d is %q", i, got)
 		}
 	}
@@ -80,7 +95,7 @@ func TestObserverJoiningInPullModeGetsEverything(t *testing.T) {
 	}
 	for i := range 3 {
 		_ = c.SendText(fmt.Sprint("p", i))
-		if got := string(receive(t, m).Bytes()); got != fmt.Sprint("p", i) {
+		if got := string(pullReceive(t, m).Bytes()); got != fmt.Sprint("p", i) {
 			t.Fatalf("got %q", got)
 		}
 	}
@@ -90,7 +105,7 @@ func TestObserverJoiningInPullModeGetsEverything(t *testing.T) {
 	// A Receive waits, holding the read token, while the observer joins.
 	first := make(chan string, 1)
 	go func() {
-		r, err := m.Receive(ctx)
+		r, err := m.Receive(context.Background())
 		if err != nil {
 			first <- err.Error()
 			return
@@ -139,14 +154,14 @@ func TestConcurrentReceivesInPullMode(t *testing.T) {
 	ctx := testCtx(t)
 	c, _ := srv.WaitConn(ctx, 0)
 	_ = c.SendText("warm")
-	receive(t, m) // pull mode from here on
+	pullReceive(t, m) // pull mode from here on
 	var wg sync.WaitGroup
 	got := make([]string, 2)
 	for i := range got {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := m.Receive(ctx)
+			r, err := m.Receive(context.Background())
 			if err != nil {
 				got[i] = err.Error()
 				return
@@ -175,11 +190,11 @@ func TestDisconnectDuringPullModeReceive(t *testing.T) {
 		if err := m.Send(ctx, rxws.TextRequest("x")); err != nil {
 			t.Fatal(err)
 		}
-		receive(t, m)
+		pullReceive(t, m)
 	}
 	errc := make(chan error, 1)
 	go func() {
-		_, err := m.Receive(ctx)
+		_, err := m.Receive(context.Background())
 		errc <- err
 	}()
 	if err := m.Disconnect(ctx); err != nil {
@@ -205,14 +220,14 @@ func TestPeerCloseReadByPullModeReceive(t *testing.T) {
 	ctx := testCtx(t)
 	c, _ := srv.WaitConn(ctx, 0)
 	_ = c.SendText("a")
-	receive(t, m)
+	pullReceive(t, m)
 	_ = c.SendText("b")
-	receive(t, m)
+	pullReceive(t, m)
 	// Nobody reads in pull mode until Receive: the close handshake waits
 	// for it.
 	closed := make(chan struct{})
 	go func() { defer close(closed); _ = c.CloseWith(4002, "bye") }()
-	_, err := m.Receive(ctx)
+	_, err := m.Receive(context.Background())
 	<-closed
 	var ce *rxws.CloseError
 	if !errors.As(err, &ce) || ce.Code != 4002 || ce.Reason != "bye" {
@@ -238,13 +253,13 @@ func TestPullModeReceiveWaitsThroughAReconnect(t *testing.T) {
 	c0, _ := srv.WaitConn(ctx, 0)
 	for _, s := range []string{"a", "b"} {
 		_ = c0.SendText(s)
-		if got := string(receive(t, m).Bytes()); got != s {
+		if got := string(pullReceive(t, m).Bytes()); got != s {
 			t.Fatalf("got %q, want %q", got, s)
 		}
 	}
 	got := make(chan string, 1)
 	go func() {
-		r, err := m.Receive(ctx)
+		r, err := m.Receive(context.Background())
 		if err != nil {
 			got <- err.Error()
 			return
@@ -265,5 +280,36 @@ func TestPullModeReceiveWaitsThroughAReconnect(t *testing.T) {
 	_ = c1.SendText("again")
 	if g := <-got; g != "again" {
 		t.Fatalf("Receive got %q, want the new connection's message", g)
+	}
+}
+
+// A Receive whose context can end never reads for itself: it returns when
+// its context ends, even in pull mode, and the connection goes on.
+func TestCancellableReceiveReturnsInPullMode(t *testing.T) {
+	srv, m := connect(t, testutil.Hold, rxws.WithClock(clock.NewMock()))
+	ctx := testCtx(t)
+	c, _ := srv.WaitConn(ctx, 0)
+	_ = c.SendText("a")
+	pullReceive(t, m)
+	_ = c.SendText("b")
+	pullReceive(t, m) // pull mode: nobody reads now
+	short, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := m.Receive(short)
+		errc <- err
+	}()
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Receive: %v, want context.Canceled", err)
+	}
+	// The cancelled Receive woke the reader, which now reads.
+	_ = c.SendText("c")
+	r, err := m.Receive(ctx)
+	if err != nil || string(r.Bytes()) != "c" {
+		t.Fatalf("after a cancelled Receive: %v, %v", r, err)
+	}
+	if !m.Connected() {
+		t.Fatal("a cancelled Receive broke the connection")
 	}
 }

@@ -44,12 +44,17 @@ type session struct {
 
 	// tok is the read token: whoever holds it may read a frame. The reader
 	// goroutine holds it while subscribers stream; when only Receive calls
-	// listen (pull mode), a Receive takes it and reads for itself, so a
-	// request and its reply stay in the caller's goroutine (no hand-off,
-	// which costs a thread wake-up and tens of µs on small machines).
+	// whose contexts never end listen (pull mode), a Receive takes it and
+	// reads for itself, so a request and its reply stay in the caller's
+	// goroutine (no hand-off, which costs a thread wake-up and tens of µs
+	// on small machines).
 	tok    chan struct{}
 	pull   atomic.Bool // only Receive calls listen: the reader goroutine stands down
 	pulled atomic.Bool // a Receive read since the pull-mode timer last looked
+	// wantPull: the latest Receive can read for itself (its context never
+	// ends); a Receive that cannot clears it and sends on wake.
+	wantPull atomic.Bool
+	wake     chan struct{}
 	// readFailed is closed when a Receive's read fails, so that the reader
 	// goroutine ends the session with readErr.
 	readFailed chan struct{}
@@ -79,6 +84,7 @@ func (m *Manager) start(ws *websocket.Conn, cfg connectConfig, rawURL string, li
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 		tok:        make(chan struct{}, 1),
+		wake:       make(chan struct{}, 1),
 		readFailed: make(chan struct{}),
 	}
 	s.tok <- struct{}{}
@@ -136,9 +142,9 @@ func (s *session) readLoop() {
 // long as someone streams; it returns the error that ended reading, or
 // Publish's when Disconnect stopped it waiting for subscribers.
 //
-// After a message that went to Receive calls alone it stands down (pull
-// mode) until a streaming subscriber joins or Disconnect: Receive calls
-// then read for themselves, holding tok.
+// After a message that went to Receive calls alone, the latest of which can
+// read for itself, it stands down (pull mode; see awaitStreaming): Receive
+// calls then read for themselves, holding tok.
 func (s *session) feed() error {
 	for {
 		if s.pull.Load() {
@@ -166,15 +172,15 @@ func (s *session) feed() error {
 		if err != nil {
 			return err
 		}
-		if n, _ := s.msgs.Streaming(); keep && n == 0 {
+		if n, _ := s.msgs.Streaming(); keep && n == 0 && s.wantPull.Load() {
 			s.pull.Store(true)
 		}
 	}
 }
 
-// awaitStreaming waits, in pull mode, for a streaming subscriber, for
-// Disconnect (which needs the reader back to see the peer's close), or for
-// a Receive's read to fail.
+// awaitStreaming waits, in pull mode, for a streaming subscriber, for a
+// Receive that cannot read for itself, for Disconnect (which needs the
+// reader back to see the peer's close), or for a Receive's read to fail.
 //
 // It also goes back to reading once no Receive has read for pullLinger, so
 // that an idle connection still answers pings and sees the peer's close: the
@@ -186,11 +192,12 @@ func (s *session) awaitStreaming() error {
 	defer s.pull.Store(false)
 	for {
 		n, joined := s.msgs.Streaming()
-		if n > 0 || s.feedCtx.Err() != nil {
+		if n > 0 || s.feedCtx.Err() != nil || !s.wantPull.Load() {
 			return nil
 		}
 		select {
 		case <-joined:
+		case <-s.wake:
 		case <-s.feedCtx.Done():
 		case <-s.readFailed:
 			return s.readErr
@@ -214,34 +221,87 @@ func (s *session) failRead(err error) {
 	})
 }
 
-// receive is Receive's turn with the read token, which the caller holds
-// and which receive gives back. An item published to sub before the token
-// was taken comes first; otherwise the caller reads the next kept message
-// and hands it to the stream's other subscribers too. ok is false when this
-// session can no longer read: the caller then waits on sub, which is
-// replaced by a fresh subscription so that nothing is missed.
-func (s *session) receive(sub *source.Subscription[rxgo.Item]) (_ *source.Subscription[rxgo.Item], it rxgo.Item, ok bool) {
-	defer func() { s.tok <- struct{}{} }()
-	if it, ok := sub.TryNext(); ok {
-		return sub, it, true
-	}
+// receiveWaiting is Receive with a context that can end: it waits for the
+// reader goroutine, waking it if it stood down in pull mode.
+func (s *session) receiveWaiting(ctx context.Context) (rxgo.Item, error) {
+	s.wantPull.Store(false)
+	// The session's own stream: if it ended a moment ago, Next says so at
+	// once instead of waiting on the next connection's.
+	sub := s.msgs.Subscribe(source.Config{Once: true})
+	defer sub.Close()
 	select {
-	case <-s.readFailed:
-		return sub, it, false
+	case s.wake <- struct{}{}:
 	default:
 	}
-	// Leave before reading, so that Deliver below reaches only the others.
-	sub.Close()
+	return sub.Next(ctx)
+}
+
+// receiveReading is Receive with a context that never ends: it reads for
+// itself whenever the read token is free, and otherwise takes the message
+// the holder publishes, or the token, whichever comes first.
+func (s *session) receiveReading() (rxgo.Item, error) {
+	s.wantPull.Store(true)
+	var sub *source.Subscription[rxgo.Item]
+	select {
+	case <-s.tok:
+		// Nobody is reading, so no message is held for us: read without
+		// subscribing.
+		it, next, ok := s.pullRead()
+		if ok {
+			return it, nil
+		}
+		sub = next
+	default:
+		sub = s.msgs.Subscribe(source.Config{Once: true})
+		it, got, err := sub.NextOr(context.Background(), s.tok)
+		switch {
+		case err != nil:
+			sub.Close()
+			return it, err
+		case got:
+			return it, nil
+		}
+		// We hold the token. A message published to sub before we took it
+		// comes first; otherwise read, having left, so that Deliver in
+		// pullRead reaches only the others.
+		if it, ok := sub.TryNext(); ok {
+			s.tok <- struct{}{}
+			return it, nil
+		}
+		sub.Close()
+		it, next, ok := s.pullRead()
+		if ok {
+			return it, nil
+		}
+		sub = next
+	}
+	// The connection failed while we read: what follows (its end, or the
+	// next connection's first message) comes through sub.
+	defer sub.Close()
+	return sub.Next(context.Background())
+}
+
+// pullRead reads the next kept message for a Receive holding the read
+// token, hands it to the stream's subscribers too, and gives the token back.
+// ok is false when this session can no longer read: next is then a fresh
+// subscription, made before the token went back so that nothing is missed.
+func (s *session) pullRead() (it rxgo.Item, next *source.Subscription[rxgo.Item], ok bool) {
+	defer func() { s.tok <- struct{}{} }()
+	select {
+	case <-s.readFailed:
+		return it, s.msgs.Subscribe(source.Config{Once: true}), false
+	default:
+	}
 	defer s.pulled.Store(true)
 	for {
 		item, keep, err := s.readOne()
 		if err != nil {
 			s.failRead(err)
-			return s.msgs.Subscribe(source.Config{Once: true}), it, false
+			return it, s.msgs.Subscribe(source.Config{Once: true}), false
 		}
 		if keep {
 			_ = s.msgs.Deliver(s.feedCtx, item)
-			return sub, item, true
+			return item, nil, true
 		}
 	}
 }

@@ -422,7 +422,9 @@ func rxEcho(ctx context.Context, url string, n int, msg []byte, receive bool) (l
 			break
 		}
 		if receive {
-			_, err = m.Receive(ctx)
+			// A context that never ends lets Receive read the reply in this
+			// goroutine, as raw ReadMessage does (see Manager.Receive).
+			_, err = m.Receive(context.Background())
 		} else {
 			it, ok := <-items
 			switch {
