@@ -60,14 +60,19 @@ func newBenchServer(b *testing.B) string {
 	up := websocket.Upgrader{}
 	var wg sync.WaitGroup
 	mux := http.NewServeMux()
-	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
-		wg.Add(1)
-		defer wg.Done()
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	handle := func(path string, serve func(c *websocket.Conn)) {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			wg.Add(1)
+			defer wg.Done()
+			c, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			serve(c)
+		})
+	}
+	handle("/stream", func(c *websocket.Conn) {
 		for {
 			_, msg, err := c.ReadMessage() // answers the close frame
 			if err != nil {
@@ -79,14 +84,7 @@ func newBenchServer(b *testing.B) string {
 			}
 		}
 	})
-	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
-		wg.Add(1)
-		defer wg.Done()
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	handle("/echo", func(c *websocket.Conn) {
 		for {
 			mt, msg, err := c.ReadMessage() // answers the close frame
 			if err != nil || c.WriteMessage(mt, msg) != nil {
@@ -94,16 +92,7 @@ func newBenchServer(b *testing.B) string {
 			}
 		}
 	})
-	mux.HandleFunc("/sink", func(w http.ResponseWriter, r *http.Request) {
-		wg.Add(1)
-		defer wg.Done()
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		discardFrames(c.NetConn())
-	})
+	handle("/sink", func(c *websocket.Conn) { discardFrames(c.NetConn()) })
 	hs := httptest.NewServer(mux)
 	b.Cleanup(func() {
 		hs.Close()

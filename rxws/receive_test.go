@@ -34,6 +34,25 @@ func inReceive() bool {
 	}
 }
 
+// inPullMode connects a manager to a Hold server and takes two messages
+// with pullReceive, so that the reader has stood down; the mock clock never
+// moves, so it stays down.
+func inPullMode(t *testing.T) (*testutil.Conn, *rxws.Manager) {
+	t.Helper()
+	srv, m := connect(t, testutil.Hold, rxws.WithClock(clock.NewMock()))
+	c, err := srv.WaitConn(testCtx(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"a", "b"} {
+		_ = c.SendText(s)
+		if got := string(pullReceive(t, m).Bytes()); got != s {
+			t.Fatalf("got %q, want %q", got, s)
+		}
+	}
+	return c, m
+}
+
 // pullReceive is Receive with a context that never ends, the kind that
 // reads for itself. Should it hang, the test's context ending disconnects
 // the manager, which ends it, and the test fails.
@@ -216,13 +235,8 @@ func TestDisconnectDuringPullModeReceive(t *testing.T) {
 // A close frame read by a Receive in pull mode ends the connection as the
 // reader goroutine would: Receive returns the CloseError.
 func TestPeerCloseReadByPullModeReceive(t *testing.T) {
-	srv, m := connect(t, testutil.Hold, rxws.WithClock(clock.NewMock()))
+	c, m := inPullMode(t)
 	ctx := testCtx(t)
-	c, _ := srv.WaitConn(ctx, 0)
-	_ = c.SendText("a")
-	pullReceive(t, m)
-	_ = c.SendText("b")
-	pullReceive(t, m)
 	// Nobody reads in pull mode until Receive: the close handshake waits
 	// for it.
 	closed := make(chan struct{})
@@ -286,13 +300,8 @@ func TestPullModeReceiveWaitsThroughAReconnect(t *testing.T) {
 // A Receive whose context can end never reads for itself: it returns when
 // its context ends, even in pull mode, and the connection goes on.
 func TestCancellableReceiveReturnsInPullMode(t *testing.T) {
-	srv, m := connect(t, testutil.Hold, rxws.WithClock(clock.NewMock()))
+	c, m := inPullMode(t)
 	ctx := testCtx(t)
-	c, _ := srv.WaitConn(ctx, 0)
-	_ = c.SendText("a")
-	pullReceive(t, m)
-	_ = c.SendText("b")
-	pullReceive(t, m) // pull mode: nobody reads now
 	short, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() {
