@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -19,6 +21,18 @@ type Response struct {
 
 	once sync.Once
 	data any
+
+	// shared: the response went to more than one subscriber, so Decode
+	// decodes it once for all of them (see Decode); set before delivery.
+	shared atomic.Bool
+	memo   atomic.Pointer[decoded]
+}
+
+// decoded is a shared response's one decode: the message as a *T.
+type decoded struct {
+	typ reflect.Type // T
+	val reflect.Value
+	err error
 }
 
 // NewResponse returns a response carrying payload as if received in a frame
@@ -72,12 +86,87 @@ func decodeData(kind Kind, raw []byte) any {
 	return string(raw)
 }
 
-// Decode unmarshals the payload as JSON into v with the manager's Codec.
+// Decode replaces *v with the payload decoded as JSON by the manager's
+// Codec. Fields the message lacks are zero, not left from an earlier message
+// decoded into the same v (plain json.Unmarshal would keep them).
+//
+// A message that several subscribers receive is decoded once: the first
+// Decode into a given type keeps the result, and the others copy it. Only
+// types whose values can be shared by copying are decoded once this way
+// (numbers, strings, bools, and arrays and structs of them); a type with
+// pointers, slices, maps or interfaces is decoded by each call, so that no
+// two subscribers share memory.
 func (r *Response) Decode(v any) error {
-	if err := orDefault(r.codec).Unmarshal(r.raw, v); err != nil {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return r.decodeErr(v, orDefault(r.codec).Unmarshal(r.raw, v))
+	}
+	if r.shared.Load() && copyable(rv.Type().Elem()) {
+		return r.decodeShared(rv, v)
+	}
+	rv.Elem().SetZero()
+	return r.decodeErr(v, orDefault(r.codec).Unmarshal(r.raw, v))
+}
+
+func (r *Response) decodeErr(v any, err error) error {
+	if err != nil {
 		return fmt.Errorf("rxws: decode %d-byte %s message into %T: %w", len(r.raw), r.kind, v, err)
 	}
 	return nil
+}
+
+// decodeShared decodes r once per type for all its subscribers. Two that
+// call it at the same moment may both decode; the first result is kept.
+func (r *Response) decodeShared(rv reflect.Value, v any) error {
+	t := rv.Type().Elem()
+	d := r.memo.Load()
+	if d == nil || d.typ != t {
+		nv := reflect.New(t)
+		d = &decoded{typ: t, val: nv, err: r.decodeErr(v, orDefault(r.codec).Unmarshal(r.raw, nv.Interface()))}
+		if !r.memo.CompareAndSwap(nil, d) {
+			if kept := r.memo.Load(); kept.typ == t {
+				d = kept
+			}
+		}
+	}
+	if d.err != nil {
+		rv.Elem().SetZero()
+		return d.err
+	}
+	rv.Elem().Set(d.val.Elem())
+	return nil
+}
+
+// copyable reports whether a T can be handed to several subscribers by
+// copying: it holds no pointers but strings, which are immutable.
+func copyable(t reflect.Type) bool {
+	if c, ok := copyableTypes.Load(t); ok {
+		return c.(bool)
+	}
+	c := copyableKind(t)
+	copyableTypes.Store(t, c)
+	return c
+}
+
+var copyableTypes sync.Map // reflect.Type -> bool
+
+func copyableKind(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.String:
+		return true
+	case reflect.Array:
+		return copyableKind(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !copyableKind(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // String shows the payload, cut short, for logs and test failures.

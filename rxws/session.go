@@ -164,6 +164,9 @@ func (s *session) feed() error {
 			return err
 		}
 		if keep {
+			if r, ok := item.V.(*Response); ok && s.msgs.Subscribers() > 1 {
+				r.shared.Store(true)
+			}
 			// Published holding the token, so that a Receive that takes the
 			// token next finds this message in its subscription first.
 			err = s.msgs.Publish(s.feedCtx, item)

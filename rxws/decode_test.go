@@ -1,0 +1,90 @@
+package rxws_test
+
+import (
+	"testing"
+
+	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/internal/testutil"
+	"github.com/rxpype/rxpype/rxws"
+)
+
+// Decode replaces its target: a field the message lacks is zero, not left
+// from the message decoded into it before.
+func TestDecodeReplacesTheTarget(t *testing.T) {
+	r := rxws.NewResponse(rxws.KindText, []byte(`{"px":"2"}`))
+	v := struct {
+		Px  string `json:"px"`
+		Qty int    `json:"qty"`
+	}{Px: "1", Qty: 7}
+	if err := r.Decode(&v); err != nil || v.Px != "2" || v.Qty != 0 {
+		t.Fatalf("got %+v, %v; want px 2 and qty 0", v, err)
+	}
+	m := map[string]any{"old": true}
+	if err := r.Decode(&m); err != nil || len(m) != 1 || m["px"] != "2" {
+		t.Fatalf("map: got %v, %v", m, err)
+	}
+}
+
+type flatTrade struct {
+	Px   string           `json:"px"`
+	Qty  float64          `json:"qty"`
+	Seq  [2]int           `json:"seq"`
+	Meta struct{ A bool } `json:"meta"`
+}
+
+type tradeWithTags struct {
+	Px   string   `json:"px"`
+	Tags []string `json:"tags"`
+}
+
+// Several observers of one message each get the whole value from Decode,
+// decoded once when the type can be shared by copying, and never share
+// memory through it: a slice in one observer's value is its own.
+func TestDecodeSharedAmongObservers(t *testing.T) {
+	srv, m := connect(t, testutil.Hold)
+	ctx := testCtx(t)
+	a := m.Messages(rxgo.WithContext(ctx)).Observe()
+	b := m.Messages(rxgo.WithContext(ctx)).Observe()
+	c, _ := srv.WaitConn(ctx, 0)
+	_ = c.SendText(`{"px":"1.5","qty":3,"seq":[1,2],"meta":{"A":true},"tags":["x","y"]}`)
+	ra := (<-a).V.(*rxws.Response)
+	rb := (<-b).V.(*rxws.Response)
+	var fa, fb flatTrade
+	for _, d := range []struct {
+		r *rxws.Response
+		v *flatTrade
+	}{{ra, &fa}, {rb, &fb}, {ra, &fa}} {
+		if err := d.r.Decode(d.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := flatTrade{Px: "1.5", Qty: 3, Seq: [2]int{1, 2}}
+	want.Meta.A = true
+	if fa != want || fb != want {
+		t.Fatalf("got %+v and %+v, want %+v", fa, fb, want)
+	}
+	fa.Seq[0] = 99
+	var again flatTrade
+	if err := rb.Decode(&again); err != nil || again != want {
+		t.Fatalf("a copy was changed through another: %+v, %v", again, err)
+	}
+	var ta, tb tradeWithTags
+	if err := ra.Decode(&ta); err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.Decode(&tb); err != nil {
+		t.Fatal(err)
+	}
+	ta.Tags[0] = "changed"
+	if tb.Tags[0] != "x" {
+		t.Fatalf("two observers share a slice: %q", tb.Tags)
+	}
+	// A decode error reaches every caller.
+	var n int
+	if err := ra.Decode(&n); err == nil {
+		t.Fatal("decoding an object into an int succeeded")
+	}
+	if err := rb.Decode(&n); err == nil {
+		t.Fatal("the second decode of the failing type succeeded")
+	}
+}
