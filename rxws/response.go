@@ -101,8 +101,10 @@ func (r *Response) Decode(v any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return r.decodeErr(v, orDefault(r.codec).Unmarshal(r.raw, v))
 	}
-	if r.shared.Load() && copyable(rv.Type().Elem()) {
-		return r.decodeShared(rv, v)
+	if r.shared.Load() {
+		if t := rv.Type().Elem(); copyable(t) {
+			return r.decodeShared(rv, v, t)
+		}
 	}
 	rv.Elem().SetZero()
 	return r.decodeErr(v, orDefault(r.codec).Unmarshal(r.raw, v))
@@ -117,8 +119,7 @@ func (r *Response) decodeErr(v any, err error) error {
 
 // decodeShared decodes r once per type for all its subscribers. Two that
 // call it at the same moment may both decode; the first result is kept.
-func (r *Response) decodeShared(rv reflect.Value, v any) error {
-	t := rv.Type().Elem()
+func (r *Response) decodeShared(rv reflect.Value, v any, t reflect.Type) error {
 	d := r.memo.Load()
 	if d == nil || d.typ != t {
 		nv := reflect.New(t)
