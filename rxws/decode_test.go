@@ -43,12 +43,17 @@ type tradeWithTags struct {
 func TestDecodeSharedAmongObservers(t *testing.T) {
 	srv, m := connect(t, testutil.Hold)
 	ctx := testCtx(t)
+	// Three observers: from three on, a message's decode is shared.
 	a := m.Messages(rxgo.WithContext(ctx)).Observe()
 	b := m.Messages(rxgo.WithContext(ctx)).Observe()
+	third := m.Messages(rxgo.WithContext(ctx)).Observe()
 	c, _ := srv.WaitConn(ctx, 0)
 	_ = c.SendText(`{"px":"1.5","qty":3,"seq":[1,2],"meta":{"A":true},"tags":["x","y"]}`)
 	ra := (<-a).V.(*rxws.Response)
 	rb := (<-b).V.(*rxws.Response)
+	if rc := (<-third).V.(*rxws.Response); rc != ra || rb != ra {
+		t.Fatal("observers got different responses for one message")
+	}
 	var fa, fb flatTrade
 	for _, d := range []struct {
 		r *rxws.Response

@@ -172,12 +172,16 @@ func BenchmarkManagerRead(b *testing.B) {
 	}
 }
 
-// BenchmarkManagerFanout hands every message to 4 observers of one manager;
-// one op is one message delivered to all of them.
+// BenchmarkManagerFanout hands every message to 1, 2 or 4 observers of one
+// manager, each counting it or decoding it (resp.Decode, which decodes a
+// message once for all its observers); one op is one message delivered to
+// all of them.
 func BenchmarkManagerFanout(b *testing.B) {
 	url := newBenchServer(b) + "/stream"
-	for _, subs := range []int{1, 2, 4} {
-		b.Run(fmt.Sprintf("subs=%d", subs), func(b *testing.B) { benchManagerRead(b, url, false, subs) })
+	for _, decode := range []bool{false, true} {
+		for _, subs := range []int{1, 2, 4} {
+			b.Run(fmt.Sprintf("decode=%v/subs=%d", decode, subs), func(b *testing.B) { benchManagerRead(b, url, decode, subs) })
+		}
 	}
 }
 

@@ -90,7 +90,7 @@ func decodeData(kind Kind, raw []byte) any {
 // Codec. Fields the message lacks are zero, not left from an earlier message
 // decoded into the same v (plain json.Unmarshal would keep them).
 //
-// A message that several subscribers receive is decoded once: the first
+// A message that three or more subscribers receive is decoded once: the first
 // Decode into a given type keeps the result, and the others copy it. Only
 // types whose values can be shared by copying are decoded once this way
 // (numbers, strings, bools, and arrays and structs of them); a type with
@@ -117,18 +117,22 @@ func (r *Response) decodeErr(v any, err error) error {
 	return nil
 }
 
-// decodeShared decodes r once per type for all its subscribers. Two that
-// call it at the same moment may both decode; the first result is kept.
+// decodeShared decodes r once per type for all its subscribers: the first
+// caller decodes into a new T and keeps it, later ones copy it. One that
+// comes while the first is still decoding, or wants another type, decodes
+// for itself rather than wait.
 func (r *Response) decodeShared(rv reflect.Value, v any, t reflect.Type) error {
 	d := r.memo.Load()
-	if d == nil || d.typ != t {
+	if d == nil && r.memo.CompareAndSwap(nil, decoding) {
 		nv := reflect.New(t)
 		d = &decoded{typ: t, val: nv, err: r.decodeErr(v, orDefault(r.codec).Unmarshal(r.raw, nv.Interface()))}
-		if !r.memo.CompareAndSwap(nil, d) {
-			if kept := r.memo.Load(); kept.typ == t {
-				d = kept
-			}
-		}
+		r.memo.Store(d)
+	} else if d == nil {
+		d = r.memo.Load()
+	}
+	if d == decoding || d.typ != t {
+		rv.Elem().SetZero()
+		return r.decodeErr(v, orDefault(r.codec).Unmarshal(r.raw, v))
 	}
 	if d.err != nil {
 		rv.Elem().SetZero()
@@ -137,6 +141,9 @@ func (r *Response) decodeShared(rv reflect.Value, v any, t reflect.Type) error {
 	rv.Elem().Set(d.val.Elem())
 	return nil
 }
+
+// decoding marks a shared response whose first decode is under way.
+var decoding = &decoded{}
 
 // copyable reports whether a T can be handed to several subscribers by
 // copying: it holds no pointers but strings, which are immutable.

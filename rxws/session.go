@@ -125,61 +125,80 @@ func (s *session) quiet() { s.feedCancel() }
 
 func (s *session) readLoop() {
 	defer close(s.readerDone)
-	err := s.feed()
-	if s.planned.Load() {
+	held, err := s.feed()
+	switch {
+	case s.planned.Load():
 		// Read on, discarding, until the peer's close frame or the socket
 		// closes, so that Disconnect's close handshake completes. The token
 		// is kept: nobody reads after this.
-		<-s.tok
+		if !held {
+			<-s.tok
+		}
 		for err == nil || errors.Is(err, context.Canceled) {
 			_, _, err = s.ws.ReadMessage()
 		}
+	case held:
+		s.tok <- struct{}{} // a Receive waiting for it finds readFailed
 	}
 	s.stop(err)
 }
 
 // feed reads frames and publishes what the post-processors keep, for as
 // long as someone streams; it returns the error that ended reading, or
-// Publish's when Disconnect stopped it waiting for subscribers.
+// Publish's when Disconnect stopped it waiting for subscribers, and whether
+// it still holds the read token.
 //
-// After a message that went to Receive calls alone, the latest of which can
-// read for itself, it stands down (pull mode; see awaitStreaming): Receive
-// calls then read for themselves, holding tok.
-func (s *session) feed() error {
+// It holds the token while it reads, so that a Receive that wants it finds
+// the message it was waiting for in its subscription first. After a
+// message that went to Receive calls alone, the latest of which can read
+// for itself, it gives the token up and stands down (pull mode; see
+// awaitStreaming): Receive calls then read for themselves.
+func (s *session) feed() (held bool, err error) {
+	select {
+	case <-s.tok:
+	case <-s.readFailed:
+		return false, s.readErr
+	}
 	for {
 		if s.pull.Load() {
+			s.tok <- struct{}{}
 			if err := s.awaitStreaming(); err != nil {
-				return err
+				return false, err
 			}
-		}
-		select {
-		case <-s.tok:
-		case <-s.readFailed:
-			return s.readErr
+			select {
+			case <-s.tok:
+			case <-s.readFailed:
+				return false, s.readErr
+			}
 		}
 		item, keep, err := s.readOne()
 		if err != nil {
 			s.failRead(err)
-			s.tok <- struct{}{}
-			return err
+			return true, err
 		}
-		if keep {
-			if r, ok := item.V.(*Response); ok && s.msgs.Subscribers() > 1 {
-				r.shared.Store(true)
+		if !keep {
+			continue
+		}
+		// Decoding once for all (Response.Decode) costs an allocation and a
+		// copy each; with two subscribers they mostly decode at the same
+		// moment anyway, and it does not pay (BenchmarkManagerFanout).
+		if r, ok := item.V.(*Response); ok && s.msgs.Subscribers() >= shareDecodeFrom {
+			r.shared.Store(true)
+		}
+		if err := s.msgs.Publish(s.feedCtx, item); err != nil {
+			return true, err
+		}
+		if s.wantPull.Load() {
+			if n, _ := s.msgs.Streaming(); n == 0 {
+				s.pull.Store(true)
 			}
-			// Published holding the token, so that a Receive that takes the
-			// token next finds this message in its subscription first.
-			err = s.msgs.Publish(s.feedCtx, item)
-		}
-		s.tok <- struct{}{}
-		if err != nil {
-			return err
-		}
-		if n, _ := s.msgs.Streaming(); keep && n == 0 && s.wantPull.Load() {
-			s.pull.Store(true)
 		}
 	}
 }
+
+// shareDecodeFrom is how many subscribers a message must go to for its
+// typed decode to be shared among them.
+const shareDecodeFrom = 3
 
 // awaitStreaming waits, in pull mode, for a streaming subscriber, for a
 // Receive that cannot read for itself, for Disconnect (which needs the
