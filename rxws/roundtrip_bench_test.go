@@ -10,7 +10,8 @@ import (
 )
 
 // BenchmarkRoundTrip is one request and its reply, sequentially: raw
-// gorilla WriteMessage + ReadMessage, rxpype Send + Receive with a context
+// gorilla WriteMessage + ReadMessage (and raw-hop, the same with the reply
+// read by another goroutine), rxpype Send + Receive with a context
 // that never ends (pull mode: the reply is read in the caller's goroutine),
 // and Send + the reply from a
 // Messages() observer (one hand-off from the reader goroutine). One op is
@@ -40,6 +41,39 @@ func BenchmarkRoundTrip(b *testing.B) {
 		b.StopTimer()
 		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 		_, _, _ = c.ReadMessage() // the server's close
+	})
+	// raw-hop is raw gorilla with the reply read by a second goroutine and
+	// handed over a channel, as any reader goroutine must: the cost of that
+	// one hand-off, without rxpype, for comparison with client=observe.
+	b.Run("client=raw-hop", func(b *testing.B) {
+		c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		replies := make(chan error, 1)
+		go func() {
+			for {
+				_, _, err := c.ReadMessage()
+				replies <- err
+				if err != nil {
+					return
+				}
+			}
+		}()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := c.WriteMessage(websocket.TextMessage, readBenchPayload); err != nil {
+				b.Fatal(err)
+			}
+			if err := <-replies; err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		<-replies // the reader ends on the server's close
 	})
 	req := rxws.TextRequest(string(readBenchPayload))
 	for _, client := range []string{"receive", "observe"} {
