@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/reactivex/rxgo/v2"
@@ -39,7 +40,15 @@ func inReceive() bool {
 // moves, so it stays down.
 func inPullMode(t *testing.T) (*testutil.Conn, *rxws.Manager) {
 	t.Helper()
-	srv, m := connect(t, testutil.Hold, rxws.WithClock(clock.NewMock()))
+	c, m, _ := inPullModeWithClock(t)
+	return c, m
+}
+
+// inPullModeWithClock is inPullMode that also returns the manager's clock.
+func inPullModeWithClock(t *testing.T) (*testutil.Conn, *rxws.Manager, *clock.Mock) {
+	t.Helper()
+	mock := clock.NewMock()
+	srv, m := connect(t, testutil.Hold, rxws.WithClock(mock))
 	c, err := srv.WaitConn(testCtx(t), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +59,7 @@ func inPullMode(t *testing.T) (*testutil.Conn, *rxws.Manager) {
 			t.Fatalf("got %q, want %q", got, s)
 		}
 	}
-	return c, m
+	return c, m, mock
 }
 
 // pullReceive is Receive with a context that never ends, the kind that
@@ -320,5 +329,40 @@ func TestCancellableReceiveReturnsInPullMode(t *testing.T) {
 	}
 	if !m.Connected() {
 		t.Fatal("a cancelled Receive broke the connection")
+	}
+}
+
+// Pull mode lapses once no Receive has read for a while on the manager's
+// clock: the reader reads again, so a ping the peer sent meanwhile is
+// answered, and the next Receive gets the message the reader holds.
+func TestPullModeLapsesWhenReceiveStops(t *testing.T) {
+	c, m, mock := inPullModeWithClock(t)
+	ctx := testCtx(t)
+	if err := c.Ping("idle?"); err != nil {
+		t.Fatal(err)
+	}
+	pong := make(chan error, 1)
+	go func() {
+		_, err := c.WaitPong(ctx)
+		pong <- err
+	}()
+	for answered := false; !answered; {
+		select {
+		case err := <-pong:
+			if err != nil {
+				t.Fatal(err)
+			}
+			answered = true
+		default:
+			if ctx.Err() != nil {
+				t.Fatal("the ping was never answered")
+			}
+			mock.Add(10 * time.Millisecond) // the reader resumes 50-100ms after the last Receive
+			runtime.Gosched()
+		}
+	}
+	_ = c.SendText("after")
+	if got := string(pullReceive(t, m).Bytes()); got != "after" {
+		t.Fatalf("got %q", got)
 	}
 }
