@@ -19,6 +19,10 @@ func TestDecodeReplacesTheTarget(t *testing.T) {
 	if err := r.Decode(&v); err != nil || v.Px != "2" || v.Qty != 0 {
 		t.Fatalf("got %+v, %v; want px 2 and qty 0", v, err)
 	}
+	// After an error the target is zero, not half filled.
+	if err := rxws.NewResponse(rxws.KindText, []byte(`{"px":"3","qty":"x"}`)).Decode(&v); err == nil || v.Px != "" || v.Qty != 0 {
+		t.Fatalf("got %+v, %v; want an error and a zero value", v, err)
+	}
 	m := map[string]any{"old": true}
 	if err := r.Decode(&m); err != nil || len(m) != 1 || m["px"] != "2" {
 		t.Fatalf("map: got %v, %v", m, err)

@@ -366,3 +366,29 @@ func TestPullModeLapsesWhenReceiveStops(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// A Receive whose own read fails (here a compressed message over the read
+// limit, an error gorilla does not keep) ends the connection with that
+// error: the reader must not take the token back and read past it.
+func TestFailedPullReadIsNotReadPast(t *testing.T) {
+	for i := range 10 { // the reader and Receive race for the token at the start
+		srv := testutil.NewServerWith(t, func(c *testutil.Conn) {
+			_ = c.SendBinary(make([]byte, 64<<10)) // small on the wire, 64 KiB inflated
+			_ = c.SendText("next")
+			<-c.Done()
+		}, testutil.ServerConfig{Compression: true})
+		m := rxws.NewManager(nil, rxws.WithClock(clock.NewMock()))
+		if err := m.Connect(testCtx(t), srv.URL, rxws.WithCompression(), rxws.WithReadLimit(1<<10)); err != nil {
+			t.Fatal(err)
+		}
+		stop := context.AfterFunc(testCtx(t), func() { _ = m.Disconnect(context.Background()) })
+		r, err := m.Receive(context.Background())
+		stop()
+		var big *rxws.MessageTooBigError
+		if !errors.As(err, &big) {
+			t.Fatalf("run %d: Receive returned %v, %v; want the read-limit error", i, r, err)
+		}
+		_ = m.Disconnect(context.Background())
+		srv.Close()
+	}
+}

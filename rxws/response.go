@@ -88,7 +88,8 @@ func decodeData(kind Kind, raw []byte) any {
 
 // Decode replaces *v with the payload decoded as JSON by the manager's
 // Codec. Fields the message lacks are zero, not left from an earlier message
-// decoded into the same v (plain json.Unmarshal would keep them).
+// decoded into the same v (plain json.Unmarshal would keep them); after an
+// error *v is zero.
 //
 // A message that three or more subscribers receive is decoded once: the first
 // Decode into a given type keeps the result, and the others copy it. Only
@@ -106,8 +107,18 @@ func (r *Response) Decode(v any) error {
 			return r.decodeShared(rv, v, t)
 		}
 	}
+	return r.decodeInto(rv, v)
+}
+
+// decodeInto decodes r into v, which rv points to, alone. On an error v is
+// left zero, as a shared decode leaves it, not half filled.
+func (r *Response) decodeInto(rv reflect.Value, v any) error {
 	rv.Elem().SetZero()
-	return r.decodeErr(v, orDefault(r.codec).Unmarshal(r.raw, v))
+	err := r.decodeErr(v, orDefault(r.codec).Unmarshal(r.raw, v))
+	if err != nil {
+		rv.Elem().SetZero()
+	}
+	return err
 }
 
 func (r *Response) decodeErr(v any, err error) error {
@@ -131,8 +142,7 @@ func (r *Response) decodeShared(rv reflect.Value, v any, t reflect.Type) error {
 		d = r.memo.Load()
 	}
 	if d == decoding || d.typ != t {
-		rv.Elem().SetZero()
-		return r.decodeErr(v, orDefault(r.codec).Unmarshal(r.raw, v))
+		return r.decodeInto(rv, v)
 	}
 	if d.err != nil {
 		rv.Elem().SetZero()

@@ -55,6 +55,7 @@ type session struct {
 	// ends); a Receive that cannot clears it and sends on wake.
 	wantPull atomic.Bool
 	wake     chan struct{}
+	waiters  atomic.Int32 // Receive calls with a context that can end, waiting: the reader must read
 	// readFailed is closed when a Receive's read fails, so that the reader
 	// goroutine ends the session with readErr.
 	readFailed chan struct{}
@@ -154,10 +155,11 @@ func (s *session) readLoop() {
 // for itself, it gives the token up and stands down (pull mode; see
 // awaitStreaming): Receive calls then read for themselves.
 func (s *session) feed() (held bool, err error) {
-	select {
-	case <-s.tok:
-	case <-s.readFailed:
+	if !s.takeToken() {
 		return false, s.readErr
+	}
+	if s.failed() {
+		return true, s.readErr
 	}
 	for {
 		if s.pull.Load() {
@@ -165,10 +167,11 @@ func (s *session) feed() (held bool, err error) {
 			if err := s.awaitStreaming(); err != nil {
 				return false, err
 			}
-			select {
-			case <-s.tok:
-			case <-s.readFailed:
+			if !s.takeToken() {
 				return false, s.readErr
+			}
+			if s.failed() {
+				return true, s.readErr
 			}
 		}
 		item, keep, err := s.readOne()
@@ -188,7 +191,7 @@ func (s *session) feed() (held bool, err error) {
 		if err := s.msgs.Publish(s.feedCtx, item); err != nil {
 			return true, err
 		}
-		if s.wantPull.Load() {
+		if s.wantPull.Load() && s.waiters.Load() == 0 {
 			if n, _ := s.msgs.Streaming(); n == 0 {
 				s.pull.Store(true)
 			}
@@ -214,7 +217,7 @@ func (s *session) awaitStreaming() error {
 	defer s.pull.Store(false)
 	for {
 		n, joined := s.msgs.Streaming()
-		if n > 0 || s.feedCtx.Err() != nil || !s.wantPull.Load() {
+		if n > 0 || s.feedCtx.Err() != nil || !s.wantPull.Load() || s.waiters.Load() > 0 {
 			return nil
 		}
 		select {
@@ -225,6 +228,9 @@ func (s *session) awaitStreaming() error {
 			return s.readErr
 		case <-linger.C:
 			if !s.pulled.Swap(false) {
+				// Receive has stopped reading for itself: read, and stand
+				// down again only after the next one that can.
+				s.wantPull.Store(false)
 				return nil
 			}
 			linger.Reset(pullLinger)
@@ -234,6 +240,30 @@ func (s *session) awaitStreaming() error {
 
 // pullLinger is how long pull mode outlasts the last Receive's read.
 const pullLinger = 50 * time.Millisecond
+
+// takeToken waits for the read token; it returns false, without it, once
+// a read has failed.
+func (s *session) takeToken() bool {
+	select {
+	case <-s.tok:
+		return true
+	case <-s.readFailed:
+		return false
+	}
+}
+
+// failed reports whether a read has failed. A token taken when a Receive
+// gave it back after its read failed must not be used to read again: some
+// of msgReader's errors (a compressed message over the limit) are not
+// sticky in gorilla, so the next read would go on past the failure.
+func (s *session) failed() bool {
+	select {
+	case <-s.readFailed:
+		return true
+	default:
+		return false
+	}
+}
 
 // failRead records the read error that ends the session.
 func (s *session) failRead(err error) {
@@ -246,6 +276,10 @@ func (s *session) failRead(err error) {
 // receiveWaiting is Receive with a context that can end: it waits for the
 // reader goroutine, waking it if it stood down in pull mode.
 func (s *session) receiveWaiting(ctx context.Context) (rxgo.Item, error) {
+	// While it waits the reader does not stand down, whatever a Receive
+	// that reads for itself asks for meanwhile.
+	s.waiters.Add(1)
+	defer s.waiters.Add(-1)
 	s.wantPull.Store(false)
 	// The session's own stream: if it ended a moment ago, Next says so at
 	// once instead of waiting on the next connection's.

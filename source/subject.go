@@ -127,7 +127,9 @@ func NewSubject[T any]() *Subject[T] {
 }
 
 // Publish hands v to every current subscriber. It waits while there is no
-// subscriber, and while a Block subscriber's buffer is full. It returns
+// subscriber, and while a Block subscriber's buffer is full; a subscriber
+// that leaves as v reaches it does not count, so v is not lost when it was
+// the only one. It returns
 // ctx's error or ErrClosed if it had to stop waiting; v may then have
 // reached some subscribers and not others. With ctx already done it
 // publishes nothing and returns ctx's error.
@@ -137,6 +139,22 @@ func (s *Subject[T]) Publish(ctx context.Context, v T) error {
 	}
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
+	for {
+		subs, err := s.awaitLocked(ctx)
+		if err != nil {
+			return err
+		}
+		// Every subscriber may have left as v reached it (a Once
+		// subscriber whose Next gave up): then v waits for the next one.
+		if taken, err := s.deliverLocked(ctx, subs, v); err != nil || taken {
+			return err
+		}
+	}
+}
+
+// awaitLocked returns the subscribers, waiting for a first one if there is
+// none; s.pubMu is held.
+func (s *Subject[T]) awaitLocked(ctx context.Context) ([]*Subscription[T], error) {
 	subs := *s.subs.Load()
 	for len(subs) == 0 {
 		s.mu.Lock()
@@ -149,12 +167,12 @@ func (s *Subject[T]) Publish(ctx context.Context, v T) error {
 		case <-joined:
 			subs = *s.subs.Load()
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-s.stopping:
-			return ErrClosed
+			return nil, ErrClosed
 		}
 	}
-	return s.deliverLocked(ctx, subs, v)
+	return subs, nil
 }
 
 // Deliver is Publish without the wait for a first subscriber: with nobody
@@ -167,20 +185,27 @@ func (s *Subject[T]) Deliver(ctx context.Context, v T) error {
 	}
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
-	return s.deliverLocked(ctx, *s.subs.Load(), v)
+	_, err := s.deliverLocked(ctx, *s.subs.Load(), v)
+	return err
 }
 
-// deliverLocked offers v to subs; s.pubMu is held.
-func (s *Subject[T]) deliverLocked(ctx context.Context, subs []*Subscription[T], v T) error {
+// deliverLocked offers v to subs and reports whether any of them was still
+// there to take it (or drop it by its policy); s.pubMu is held.
+func (s *Subject[T]) deliverLocked(ctx context.Context, subs []*Subscription[T], v T) (taken bool, err error) {
 	if s.closing.Load() {
-		return ErrClosed
+		return false, ErrClosed
 	}
 	for _, sub := range subs {
-		if err := sub.offer(ctx, v, true); err != nil {
-			return err
+		switch err := sub.offer(ctx, v, true); {
+		case err == errLeft:
+			s.remove(sub) // so that a retry does not find it again
+		case err != nil:
+			return taken, err
+		default:
+			taken = true
 		}
 	}
-	return nil
+	return taken, nil
 }
 
 // Emit hands v to the current subscribers without ever waiting: not for a
@@ -374,26 +399,31 @@ type Subscription[T any] struct {
 }
 
 // offer hands v to the subscriber under its policy. With wait false a full
-// Block buffer drops v, counted, instead of waiting (Emit).
+// Block buffer drops v, counted, instead of waiting (Emit). It returns
+// errLeft if the subscriber had left and v went nowhere.
 func (sub *Subscription[T]) offer(ctx context.Context, v T, wait bool) error {
 	if sub.once {
 		// The buffer holds exactly one item and only one is ever sent, so
 		// the send cannot block; the lock makes "not closed" and "committed"
 		// one step, so an item is never handed to a reader that has left.
 		sub.mu.Lock()
-		if !sub.closed && !sub.taken {
+		took := !sub.closed && !sub.taken
+		if took {
 			sub.ch <- v
 			sub.taken = true
 		}
 		sub.mu.Unlock()
 		sub.subj.remove(sub)
+		if !took {
+			return errLeft
+		}
 		return nil
 	}
 	if sub.direct {
 		sub.sendMu.Lock()
 		defer sub.sendMu.Unlock()
 		if sub.chClosed || sub.terminal {
-			return nil
+			return errLeft
 		}
 	}
 	// One case and a default is a plain non-blocking send, far cheaper than
@@ -406,7 +436,7 @@ func (sub *Subscription[T]) offer(ctx context.Context, v T, wait bool) error {
 	}
 	select {
 	case <-sub.left:
-		return nil
+		return errLeft
 	default:
 	}
 	switch {
@@ -441,13 +471,17 @@ func (sub *Subscription[T]) offer(ctx context.Context, v T, wait bool) error {
 		sub.sent()
 		return nil
 	case <-sub.left:
-		return nil
+		return errLeft
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-sub.subj.stopping:
 		return ErrClosed
 	}
 }
+
+// errLeft is offer's report that the subscriber had left (or, Once, had
+// its item already) and so did not take v.
+var errLeft = errors.New("source: subscriber left")
 
 // Next returns the next item. When the Subject has been closed and the
 // buffer is empty it returns the Subject's error, or io.EOF for a normal
