@@ -280,7 +280,8 @@ func (m *Manager) IterMessages(ctx context.Context) iter.Seq2[*Response, error] 
 // with context.WithoutCancel), Receive reads the frame itself, in the
 // caller's goroutine, when nobody else is reading: then a request and its
 // reply cost no goroutine hand-off, and Send-then-Receive is as fast as a
-// bare gorilla round trip. Once such a Receive has taken a message and no
+// bare gorilla round trip; the post-processors then run in the caller's
+// goroutine too. Once such a Receive has taken a message and no
 // Messages observer or iteration listens, the reader goroutine stands down
 // (pull mode) and the connection is read only by Receive calls, until 50ms
 // on the manager's clock pass without one: then the reader reads again, so
