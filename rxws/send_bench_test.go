@@ -14,25 +14,8 @@ import (
 // frame written.
 func BenchmarkManagerSend(b *testing.B) {
 	url := newBenchServer(b) + "/sink"
-	type order struct {
-		Op     string  `json:"op"`
-		Symbol string  `json:"symbol"`
-		Side   string  `json:"side"`
-		Price  float64 `json:"price"`
-		Qty    float64 `json:"qty"`
-		ID     int64   `json:"id"`
-	}
-	cases := []struct {
-		name string
-		req  rxws.Request
-	}{
-		{"kind=json-struct", rxws.JSONRequest(order{Op: "order", Symbol: "BTC-USD", Side: "buy", Price: 43010.5, Qty: 0.0043, ID: 100000042})},
-		{"kind=json-map", rxws.JSONRequest(map[string]any{"op": "order", "symbol": "BTC-USD", "side": "buy", "price": 43010.5, "qty": 0.0043, "id": 100000042})},
-		{"kind=text", rxws.TextRequest(string(benchPayload))},
-		{"kind=binary", rxws.BinaryRequest(benchPayload)},
-	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
+	for _, c := range rxws.BenchRequests(benchPayload) {
+		b.Run(c.Name, func(b *testing.B) {
 			ctx := context.Background()
 			m := rxws.NewManager(nil)
 			if err := m.Connect(ctx, url); err != nil {
@@ -49,7 +32,7 @@ func BenchmarkManagerSend(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
-				if err := m.Send(ctx, c.req); err != nil {
+				if err := m.Send(ctx, c.Req); err != nil {
 					b.Fatal(err)
 				}
 			}
