@@ -103,9 +103,9 @@ type Subject[T any] struct {
 	subs   atomic.Pointer[[]*Subscription[T]] // copy on write: Publish reads it without locking
 	joined chan struct{}                      // closed and replaced each time a subscriber joins
 	// streamJoined is joined for subscribers that are not Once, which
-	// a pull-style reader waits on; streaming counts them.
+	// a pull-style reader waits on; streaming counts them. Both under mu.
 	streamJoined chan struct{}
-	streaming    atomic.Int32
+	streaming    int
 
 	stopping chan struct{} // closed first by Close: wakes a blocked Publish
 	closing  atomic.Bool   // set with stopping: a cheaper check per item
@@ -129,10 +129,9 @@ func NewSubject[T any]() *Subject[T] {
 // Publish hands v to every current subscriber. It waits while there is no
 // subscriber, and while a Block subscriber's buffer is full; a subscriber
 // that leaves as v reaches it does not count, so v is not lost when it was
-// the only one. It returns
-// ctx's error or ErrClosed if it had to stop waiting; v may then have
-// reached some subscribers and not others. With ctx already done it
-// publishes nothing and returns ctx's error.
+// the only one. It returns ctx's error or ErrClosed if it had to stop
+// waiting; v may then have reached some subscribers and not others. With
+// ctx already done it publishes nothing and returns ctx's error.
 func (s *Subject[T]) Publish(ctx context.Context, v T) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -266,7 +265,7 @@ func (s *Subject[T]) Subscribers() int { return len(*s.subs.Load()) }
 func (s *Subject[T]) Streaming() (int, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return int(s.streaming.Load()), s.streamJoined
+	return s.streaming, s.streamJoined
 }
 
 // Stats returns a snapshot of every current subscriber's counters, in the
@@ -320,7 +319,7 @@ func (s *Subject[T]) subscribe(cfg Config, direct func(*Subscription[T])) *Subsc
 	close(s.joined)
 	s.joined = make(chan struct{})
 	if !sub.once {
-		s.streaming.Add(1)
+		s.streaming++
 		close(s.streamJoined)
 		s.streamJoined = make(chan struct{})
 	}
@@ -346,7 +345,7 @@ func (s *Subject[T]) remove(sub *Subscription[T]) {
 			next = append(next, old[i+1:]...)
 			s.subs.Store(&next)
 			if !sub.once {
-				s.streaming.Add(-1)
+				s.streaming--
 			}
 			return
 		}
