@@ -49,7 +49,6 @@ type session struct {
 	// goroutine (no hand-off, which costs a thread wake-up and tens of µs
 	// on small machines).
 	tok    chan struct{}
-	pull   atomic.Bool // only Receive calls listen: the reader goroutine stands down
 	pulled atomic.Bool // a Receive read since the pull-mode timer last looked
 	// wantPull: the latest Receive can read for itself (its context never
 	// ends); a Receive that cannot clears it and sends on wake.
@@ -155,25 +154,10 @@ func (s *session) readLoop() {
 // for itself, it gives the token up and stands down (pull mode; see
 // awaitStreaming): Receive calls then read for themselves.
 func (s *session) feed() (held bool, err error) {
-	if !s.takeToken() {
-		return false, s.readErr
-	}
-	if s.failed() {
-		return true, s.readErr
+	if held, err = s.resume(false); err != nil {
+		return held, err
 	}
 	for {
-		if s.pull.Load() {
-			s.tok <- struct{}{}
-			if err := s.awaitStreaming(); err != nil {
-				return false, err
-			}
-			if !s.takeToken() {
-				return false, s.readErr
-			}
-			if s.failed() {
-				return true, s.readErr
-			}
-		}
 		item, keep, err := s.readOne()
 		if err != nil {
 			s.failRead(err)
@@ -193,10 +177,31 @@ func (s *session) feed() (held bool, err error) {
 		}
 		if s.wantPull.Load() && s.waiters.Load() == 0 {
 			if n, _ := s.msgs.Streaming(); n == 0 {
-				s.pull.Store(true)
+				if held, err = s.resume(true); err != nil {
+					return held, err
+				}
 			}
 		}
 	}
+}
+
+// resume takes the read token back to read on, first giving it up and
+// standing down (pull mode) when asked. It returns the read error that ends
+// the reader, if any, and whether it holds the token then.
+func (s *session) resume(standDown bool) (held bool, err error) {
+	if standDown {
+		s.tok <- struct{}{}
+		if err := s.awaitStreaming(); err != nil {
+			return false, err
+		}
+	}
+	if !s.takeToken() {
+		return false, s.readErr
+	}
+	if s.failed() {
+		return true, s.readErr
+	}
+	return true, nil
 }
 
 // shareDecodeFrom is how many subscribers a message must go to for its
@@ -214,7 +219,6 @@ func (s *session) awaitStreaming() error {
 	linger := s.m.cfg.clock.Timer(pullLinger)
 	defer linger.Stop()
 	s.pulled.Store(false)
-	defer s.pull.Store(false)
 	for {
 		n, joined := s.msgs.Streaming()
 		if n > 0 || s.feedCtx.Err() != nil || !s.wantPull.Load() || s.waiters.Load() > 0 {

@@ -1,6 +1,6 @@
 // Package source holds generic hot sources for observable pipelines: a
 // Subject that many subscribers share, each with its own bounded buffer and
-// overflow policy, and Feed, which drives a Subject from a blocking read loop.
+// overflow policy.
 //
 // rxgo v2 has no Subject, and its hot observables copy each item to their
 // observers with a blocking send, so one slow observer stalls all of them,

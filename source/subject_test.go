@@ -243,29 +243,6 @@ func TestObserverLeavesOnContextCancel(t *testing.T) {
 	s.Close(nil)
 }
 
-func TestFeedPublishesWhatItKeeps(t *testing.T) {
-	s := source.NewSubject[int]()
-	sub := s.Subscribe(source.Config{Buffer: 10})
-	n := 0
-	stop := errors.New("stop")
-	err := source.Feed(context.Background(), s, func() (int, bool, error) {
-		n++
-		if n > 6 {
-			return 0, false, stop
-		}
-		return n, n%2 == 0, nil
-	})
-	if !errors.Is(err, stop) {
-		t.Fatalf("Feed returned %v", err)
-	}
-	s.Close(nil)
-	for _, want := range []int{2, 4, 6} {
-		if v, _ := sub.Next(context.Background()); v != want {
-			t.Fatalf("got %d, want %d", v, want)
-		}
-	}
-}
-
 func TestMeterKeepsCountsAfterLeavingAndNamesShowInStats(t *testing.T) {
 	s := source.NewSubject[int]()
 	var meter source.Meter
