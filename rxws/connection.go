@@ -82,14 +82,16 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// dial opens the connection. The opening handshake is bounded by ctx and
-// by the handshake timeout.
-func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig) (*websocket.Conn, error) {
+// dial opens the connection and returns it with the socket under it. The
+// opening handshake is bounded by ctx and by the handshake timeout.
+func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig) (*websocket.Conn, *socket, error) {
 	u, shown, err := parseURL(raw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	sd := socketDialer{clock: c.clock}
 	d := websocket.Dialer{
+		NetDialContext:    sd.dial,
 		Proxy:             cfg.proxyFunc(),
 		HandshakeTimeout:  cfg.handshakeTimeout,
 		TLSClientConfig:   cfg.tlsConfig,
@@ -111,14 +113,14 @@ func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig) (*
 			err = dialError(shown, u.Hostname(), cfg.handshakeTimeout, err)
 		}
 		log.Warn("rxws: connect failed", "url", shown, "err", err.Error())
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("rxws: connected", "url", shown, "compression", cfg.compression)
 	ws.SetReadLimit(cfg.readLimit)
 	c.mu.Lock()
 	c.ws, c.url, c.cfg = ws, shown, cfg
 	c.mu.Unlock()
-	return ws, nil
+	return ws, sd.sock, nil
 }
 
 func handshakeError(shown string, resp *http.Response) error {

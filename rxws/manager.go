@@ -79,7 +79,7 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 
 	m.emit(State{Kind: StateConnecting})
 	cfg := newConnectConfig(opts)
-	ws, err := m.conn.dial(ctx, url, cfg)
+	ws, sock, err := m.conn.dial(ctx, url, cfg)
 
 	m.mu.Lock()
 	m.connecting = false
@@ -90,7 +90,7 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 	}
 	var life context.Context
 	life, m.endLife = context.WithCancel(context.Background())
-	s := m.start(ws, cfg, url, life)
+	s := m.start(ws, sock, cfg, url, life)
 	close(s.ready)
 	m.sess = s
 	m.mu.Unlock()
@@ -450,7 +450,7 @@ func (m *Manager) reconnect(prev *session, cause error) {
 			t.Stop()
 			return
 		}
-		ws, err := m.conn.dial(life, prev.rawURL, cfg)
+		ws, sock, err := m.conn.dial(life, prev.rawURL, cfg)
 		if err != nil {
 			cause = err
 			continue
@@ -461,7 +461,7 @@ func (m *Manager) reconnect(prev *session, cause error) {
 			_ = m.conn.close(ws)
 			return
 		}
-		s := m.start(ws, cfg, prev.rawURL, life)
+		s := m.start(ws, sock, cfg, prev.rawURL, life)
 		m.sess = s
 		close(m.outage) // waiting sends move on to wait for s.ready
 		m.outage = nil

@@ -382,6 +382,64 @@ func TestLastRecvTimeMovesOnDataFramesOnly(t *testing.T) {
 	}
 }
 
+// A message's Received time is when its bytes came off the socket: messages
+// that one read brought in share it, however long each waits to be taken.
+func TestMessagesReadTogetherShareTheirReceivedTime(t *testing.T) {
+	send := make(chan struct{})
+	srv := testutil.NewRawServer(t, func(c *testutil.RawConn) {
+		if c.Upgrade() != nil {
+			return
+		}
+		select {
+		case <-send:
+		case <-c.Done():
+			return
+		}
+		// Two text frames, "a" and "b", in one write: one read takes both.
+		if _, err := c.Write([]byte{0x81, 1, 'a', 0x81, 1, 'b'}); err != nil {
+			return
+		}
+		for { // answer Disconnect's close frame
+			f, err := c.ReadFrame()
+			if err != nil || f.Op == websocket.CloseMessage {
+				_ = c.WriteClose(websocket.CloseNormalClosure, "")
+				return
+			}
+		}
+	})
+	mock := clock.NewMock()
+	m := rxws.NewManager(nil, rxws.WithClock(mock))
+	if err := m.Connect(testCtx(t), srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := m.Disconnect(testCtx(t)); err != nil {
+			t.Error(err)
+		}
+	}()
+	mock.Add(time.Minute)
+	arrived := mock.Now()
+	close(send)
+	// Receive with a context that never ends reads the socket itself (pull
+	// mode), so b is read only when it is asked for, a minute later.
+	a, err := m.Receive(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mock.Add(time.Minute)
+	b, err := m.Receive(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a.Bytes()) != "a" || string(b.Bytes()) != "b" {
+		t.Fatalf("got %v, %v", a, b)
+	}
+	if !a.Received().Equal(arrived) || !b.Received().Equal(arrived) || !m.LastRecvTime().Equal(arrived) {
+		t.Fatalf("Received %v and %v, LastRecvTime %v; want all %v",
+			a.Received(), b.Received(), m.LastRecvTime(), arrived)
+	}
+}
+
 func TestConnectErrors(t *testing.T) {
 	ctx := testCtx(t)
 	m := rxws.NewManager(nil)

@@ -55,7 +55,8 @@ func (r *Response) WithData(v any) *Response {
 // Kind is KindText for a text frame, KindBinary for a binary frame.
 func (r *Response) Kind() Kind { return r.kind }
 
-// Received is the clock's time when the frame was read.
+// Received is the clock's time when the frame's last bytes were read from
+// the socket. Messages that arrived in one read share it.
 func (r *Response) Received() time.Time { return r.at }
 
 // Bytes returns the frame's payload as received. Do not modify it.

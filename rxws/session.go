@@ -20,8 +20,9 @@ import (
 type session struct {
 	m      *Manager
 	ws     *websocket.Conn
-	url    string // redacted
-	rawURL string // for redialling
+	sock   *socket // under ws: its readAt is a message's Received time
+	url    string  // redacted
+	rawURL string  // for redialling
 	cfg    connectConfig
 	life   context.Context // from Connect to Disconnect, across reconnects
 	ready  chan struct{}   // closed once subscriptions are replayed
@@ -70,10 +71,11 @@ type session struct {
 }
 
 // start runs a session on ws. The caller holds m.mu.
-func (m *Manager) start(ws *websocket.Conn, cfg connectConfig, rawURL string, life context.Context) *session {
+func (m *Manager) start(ws *websocket.Conn, sock *socket, cfg connectConfig, rawURL string, life context.Context) *session {
 	s := &session{
 		m:          m,
 		ws:         ws,
+		sock:       sock,
 		url:        m.conn.URL(),
 		rawURL:     rawURL,
 		cfg:        cfg,
@@ -376,7 +378,7 @@ func (s *session) readOne() (rxgo.Item, bool, error) {
 	if err != nil {
 		return rxgo.Item{}, false, readError(s.url, s.cfg.readLimit, err)
 	}
-	now := s.m.cfg.clock.Now()
+	now := s.sock.readAt
 	n := now.UnixNano()
 	s.m.lastRecv.Store(n) // LastActivity takes the later of this and lastAct
 	s.dataRead()
