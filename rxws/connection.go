@@ -20,8 +20,6 @@ import (
 // and its writer the only one to write data frames. The zero value is not
 // usable; call NewConnection.
 type Connection struct {
-	clock clock.Clock
-
 	mu  sync.Mutex
 	ws  *websocket.Conn
 	url string // redacted, for errors
@@ -32,10 +30,11 @@ type Connection struct {
 }
 
 // NewConnection returns an unconnected Connection. Of the options only
-// WithClock and WithLogger matter to it.
+// WithLogger matters to it: the Manager that owns it times everything,
+// its messages' Received times included, on the Manager's own clock.
 func NewConnection(opts ...Option) *Connection {
 	c := newConfig(opts)
-	return &Connection{clock: c.clock, log: c.logger}
+	return &Connection{log: c.logger}
 }
 
 // Connected reports whether a connection is open.
@@ -82,14 +81,15 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// dial opens the connection and returns it with the socket under it. The
-// opening handshake is bounded by ctx and by the handshake timeout.
-func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig) (*websocket.Conn, *socket, error) {
+// dial opens the connection and returns it with the socket under it, which
+// notes on clk when it reads. The opening handshake is bounded by ctx and by
+// the handshake timeout.
+func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig, clk clock.Clock) (*websocket.Conn, *socket, error) {
 	u, shown, err := parseURL(raw)
 	if err != nil {
 		return nil, nil, err
 	}
-	sd := socketDialer{clock: c.clock}
+	sd := socketDialer{clock: clk}
 	d := websocket.Dialer{
 		NetDialContext:    sd.dial,
 		Proxy:             cfg.proxyFunc(),

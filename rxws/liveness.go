@@ -20,7 +20,8 @@ const pingFrame = websocket.PingMessage
 //   - a ping is answered by any frame read after it (pong, ping or data);
 //   - while the reader is parked holding a message nobody has taken, the
 //     peer is not judged: the reader is not reading, so silence is ours;
-//   - the message timeout counts data frames only.
+//   - the message timeout counts data frames only, and after a park it
+//     gives the peer a whole timeout of reading before judging it.
 type liveness struct {
 	clock clock.Clock
 
@@ -32,6 +33,9 @@ type liveness struct {
 	msgDue  *clock.Timer
 	started int64       // UnixNano of the session's start: the message timeout's first mark
 	parked  atomic.Bool // the reader waits for a subscriber instead of reading
+	// sawParked: the message timeout last found the reader parked. The
+	// reader has gone back to reading since, at a time nobody noted.
+	sawParked atomic.Bool
 }
 
 // startLiveness arms the session's timers. It runs inside Connect, so that
@@ -170,6 +174,15 @@ func (s *session) messageDue() {
 	l := &s.live
 	d := s.cfg.messageTimeout
 	if l.parked.Load() {
+		l.sawParked.Store(true)
+		l.msgDue.Reset(d)
+		return
+	}
+	if l.sawParked.Swap(false) {
+		// The reader stopped waiting within the last d, and what it reads
+		// first may have arrived before the wait (a message's time is that
+		// of the socket read that brought it in): the peer gets a whole d
+		// of reading before its silence counts.
 		l.msgDue.Reset(d)
 		return
 	}

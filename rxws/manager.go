@@ -48,7 +48,7 @@ type Manager struct {
 func NewManager(conn *Connection, opts ...Option) *Manager {
 	cfg := newConfig(opts)
 	if conn == nil {
-		conn = &Connection{clock: cfg.clock}
+		conn = &Connection{}
 	}
 	conn.useLogger(cfg.logger)
 	m := &Manager{cfg: cfg, conn: conn, msgs: source.NewSubject[rxgo.Item](), states: source.NewSubject[State]()}
@@ -79,7 +79,7 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 
 	m.emit(State{Kind: StateConnecting})
 	cfg := newConnectConfig(opts)
-	ws, sock, err := m.conn.dial(ctx, url, cfg)
+	ws, sock, err := m.conn.dial(ctx, url, cfg, m.cfg.clock)
 
 	m.mu.Lock()
 	m.connecting = false
@@ -450,7 +450,7 @@ func (m *Manager) reconnect(prev *session, cause error) {
 			t.Stop()
 			return
 		}
-		ws, sock, err := m.conn.dial(life, prev.rawURL, cfg)
+		ws, sock, err := m.conn.dial(life, prev.rawURL, cfg, m.cfg.clock)
 		if err != nil {
 			cause = err
 			continue

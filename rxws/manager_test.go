@@ -408,7 +408,9 @@ func TestMessagesReadTogetherShareTheirReceivedTime(t *testing.T) {
 		}
 	})
 	mock := clock.NewMock()
-	m := rxws.NewManager(nil, rxws.WithClock(mock))
+	// A Connection of its own, made without the clock: the manager's clock
+	// still times its messages.
+	m := rxws.NewManager(rxws.NewConnection(), rxws.WithClock(mock))
 	if err := m.Connect(testCtx(t), srv.URL); err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +423,9 @@ func TestMessagesReadTogetherShareTheirReceivedTime(t *testing.T) {
 	arrived := mock.Now()
 	close(send)
 	// Receive with a context that never ends reads the socket itself (pull
-	// mode), so b is read only when it is asked for, a minute later.
+	// mode): a is taken before the clock moves on, and b only after it,
+	// from the read buffer (by this Receive, or by the reader once pull mode
+	// lapses on the clock's move).
 	a, err := m.Receive(context.Background())
 	if err != nil {
 		t.Fatal(err)
