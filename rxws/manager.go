@@ -313,8 +313,9 @@ func (m *Manager) Receive(ctx context.Context) (*Response, error) {
 	return it.V.(*Response), nil
 }
 
-// LastRecvTime is the clock's time of the last data frame received, or the
-// zero time before the first.
+// LastRecvTime is the Received time of the last data frame read (the
+// clock's time when its bytes came off the socket), or the zero time before
+// the first.
 func (m *Manager) LastRecvTime() time.Time { return unixOrZero(m.lastRecv.Load()) }
 
 func unixOrZero(n int64) time.Time {
