@@ -17,7 +17,8 @@ const pingFrame = websocket.PingMessage
 // and only auto ping and heartbeats (tickers) run a goroutine.
 //
 // The rules, chosen so that a busy feed is never declared dead:
-//   - a ping is answered by any frame read after it (pong, ping or data);
+//   - a ping is answered by any frame that arrives after it (pong, ping or
+//     data; a data frame's time is that of the socket read it came in);
 //   - while the reader is parked holding a message nobody has taken, the
 //     peer is not judged: the reader is not reading, so silence is ours;
 //   - the message timeout counts data frames only, and after a park it
