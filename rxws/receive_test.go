@@ -76,6 +76,21 @@ func pullReceive(t *testing.T, m *rxws.Manager) *rxws.Response {
 	return r
 }
 
+// receiveAsync runs Receive(context.Background()) in a goroutine and sends
+// the message's text, or the error's, on the channel it returns.
+func receiveAsync(m *rxws.Manager) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		r, err := m.Receive(context.Background())
+		if err != nil {
+			out <- err.Error()
+			return
+		}
+		out <- string(r.Bytes())
+	}()
+	return out
+}
+
 // readByReceive counts the messages a post-processor saw read inside Receive.
 func readByReceive(n *atomic.Int64) rxws.Option {
 	return rxws.WithPostProcessors(rxws.PostProcessorFunc(func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
@@ -131,15 +146,7 @@ func TestObserverJoiningInPullModeGetsEverything(t *testing.T) {
 		t.Fatal("no message was read inside Receive: pull mode never started")
 	}
 	// A Receive waits, holding the read token, while the observer joins.
-	first := make(chan string, 1)
-	go func() {
-		r, err := m.Receive(context.Background())
-		if err != nil {
-			first <- err.Error()
-			return
-		}
-		first <- string(r.Bytes())
-	}()
+	first := receiveAsync(m)
 	items := observe(ctx, m)
 	const n = 20
 	for i := range n {
@@ -280,15 +287,7 @@ func TestPullModeReceiveWaitsThroughAReconnect(t *testing.T) {
 			t.Fatalf("got %q, want %q", got, s)
 		}
 	}
-	got := make(chan string, 1)
-	go func() {
-		r, err := m.Receive(context.Background())
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		got <- string(r.Bytes())
-	}()
+	got := receiveAsync(m)
 	c0.Drop()
 	for it := range states {
 		if it.V.(rxws.State).Kind == rxws.StateReconnecting {
