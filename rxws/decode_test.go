@@ -97,3 +97,21 @@ func TestDecodeSharedAmongObservers(t *testing.T) {
 		t.Fatal("the second decode of the failing type succeeded")
 	}
 }
+
+// WithData's value is Data's, nil included: the payload is not decoded
+// again behind it, and the copy keeps the payload and kind.
+func TestWithDataIsWhatDataReturns(t *testing.T) {
+	r := rxws.NewResponse(rxws.KindText, []byte(`{"px":"2"}`))
+	for _, v := range []any{nil, 42, "x"} {
+		c := r.WithData(v)
+		if got := c.Data(); got != v {
+			t.Errorf("WithData(%v).Data() = %v", v, got)
+		}
+		if string(c.Bytes()) != `{"px":"2"}` || c.Kind() != rxws.KindText {
+			t.Errorf("WithData(%v) kept %s %q", v, c.Kind(), c.Bytes())
+		}
+	}
+	if m, ok := r.Data().(map[string]any); !ok || m["px"] != "2" {
+		t.Errorf("the original's Data = %v, want the decoded payload", r.Data())
+	}
+}
