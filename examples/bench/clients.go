@@ -110,47 +110,69 @@ func rawStream(ctx context.Context, url string, typed, checkSeq bool) (streamRes
 	return r, nil
 }
 
-// rawFanout is fan-out written by hand on raw gorilla: one goroutine reads
-// with ReadMessage and hands each message to subs goroutines over buffered
-// channels (source.DefaultBuffer, rxpype's default), each decoding every
-// message into its own Trade. It is the floor rxpype's fanout is measured
-// against: what the same work costs without rxpype.
-func rawFanout(ctx context.Context, url string, subs int, checkSeq bool) (fanoutResult, error) {
+// rawFanout is fan-out written by hand on raw gorilla, what the same work
+// costs without rxpype: one goroutine reads with ReadMessage and hands each
+// message to subs goroutines over buffered channels, each holding
+// source.DefaultBuffer messages as rxpype's observers do. Each subscriber
+// decodes every message into its own Trade; or, when shared, the reader
+// decodes once, into a new Trade, and the subscribers read that.
+//
+// With burst > 1 the reader hands over burst messages per channel send,
+// which rxgo observers cannot do (an Observable delivers one item per
+// message): it shows what batching the hand-off would give.
+func rawFanout(ctx context.Context, url string, subs int, checkSeq, shared bool, burst int) (fanoutResult, error) {
 	runtime.GC()
 	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
 	if err != nil {
 		return fanoutResult{}, err
 	}
 	defer c.Close()
+	type msg struct {
+		data []byte
+		t    *Trade // shared: decoded by the reader
+	}
 	res := fanoutResult{rates: make([]float64, subs)}
-	chans := make([]chan []byte, subs)
+	chans := make([]chan []msg, subs)
 	counts := make([]int, subs)
 	errs := make([]error, subs)
 	var wg sync.WaitGroup
 	t0 := time.Now()
 	for i := range chans {
-		chans[i] = make(chan []byte, source.DefaultBuffer)
+		chans[i] = make(chan []msg, max(1, source.DefaultBuffer/burst))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var t Trade
+			var own Trade
 			seq := seqChecker{on: checkSeq}
-			for data := range chans[i] {
-				if errs[i] != nil {
-					continue
+			for ms := range chans[i] {
+				for _, m := range ms {
+					if errs[i] != nil {
+						break
+					}
+					t := m.t
+					if !shared {
+						t = &own
+						if errs[i] = codec.Unmarshal(m.data, t); errs[i] != nil {
+							break
+						}
+					}
+					if errs[i] = seq.check(t); errs[i] == nil {
+						counts[i]++
+					}
 				}
-				if err := codec.Unmarshal(data, &t); err != nil {
-					errs[i] = err
-					continue
-				}
-				if err := seq.check(&t); err != nil {
-					errs[i] = err
-					continue
-				}
-				counts[i]++
 			}
 			res.rates[i] = float64(counts[i]) / time.Since(t0).Seconds()
 		}()
+	}
+	// Bursts are cut from a shared array that is never written twice, so
+	// that handing one over allocates nothing.
+	var slots []msg
+	start := 0
+	send := func() {
+		for _, ch := range chans {
+			ch <- slots[start:len(slots):len(slots)]
+		}
+		start = len(slots)
 	}
 	for {
 		_, data, rerr := c.ReadMessage()
@@ -160,9 +182,24 @@ func rawFanout(ctx context.Context, url string, subs int, checkSeq bool) (fanout
 			}
 			break
 		}
-		for _, ch := range chans {
-			ch <- data
+		m := msg{data: data}
+		if shared {
+			m.t = new(Trade)
+			if err = codec.Unmarshal(data, m.t); err != nil {
+				err = fmt.Errorf("raw fanout: %w", err)
+				break
+			}
 		}
+		if len(slots) == cap(slots) {
+			slots, start = make([]msg, 0, 64*burst), 0
+		}
+		slots = append(slots, m)
+		if len(slots)-start == burst {
+			send()
+		}
+	}
+	if len(slots) > start {
+		send()
 	}
 	for _, ch := range chans {
 		close(ch)
