@@ -110,35 +110,73 @@ func rawStream(ctx context.Context, url string, typed, checkSeq bool) (streamRes
 	return r, nil
 }
 
+// fanDecode says who decodes in a raw fan-out.
+type fanDecode int
+
+const (
+	decodeEach     fanDecode = iota // every subscriber decodes every message
+	decodeInReader                  // the reader decodes once; subscribers read its Trade
+	decodeShared                    // the first subscriber to reach a message decodes it for all, as rxpype's resp.Decode does
+)
+
+// fanMsg is one message in a raw fan-out.
+type fanMsg struct {
+	data []byte
+	t    *Trade        // decodeInReader: the reader's
+	once *sharedDecode // decodeShared
+}
+
+type sharedDecode struct {
+	state atomic.Int32 // 0 new, 1 decoding, 2 decoded into t
+	t     Trade
+}
+
+// decode puts m's Trade in own, or returns the reader's or the shared one.
+func (m fanMsg) decode(how fanDecode, own *Trade) (*Trade, error) {
+	switch how {
+	case decodeInReader:
+		return m.t, nil
+	case decodeShared:
+		switch {
+		case m.once.state.CompareAndSwap(0, 1):
+			err := codec.Unmarshal(m.data, &m.once.t)
+			m.once.state.Store(2)
+			*own = m.once.t
+			return own, err
+		case m.once.state.Load() == 2:
+			*own = m.once.t
+			return own, nil
+		}
+		// Another is decoding: rather than wait, decode too (as rxpype).
+		*own = Trade{}
+	}
+	return own, codec.Unmarshal(m.data, own)
+}
+
 // rawFanout is fan-out written by hand on raw gorilla, what the same work
 // costs without rxpype: one goroutine reads with ReadMessage and hands each
 // message to subs goroutines over buffered channels, each holding
-// source.DefaultBuffer messages as rxpype's observers do. Each subscriber
-// decodes every message into its own Trade; or, when shared, the reader
-// decodes once, into a new Trade, and the subscribers read that.
+// source.DefaultBuffer messages as rxpype's observers do; how says who
+// decodes.
 //
 // With burst > 1 the reader hands over burst messages per channel send,
 // which rxgo observers cannot do (an Observable delivers one item per
 // message): it shows what batching the hand-off would give.
-func rawFanout(ctx context.Context, url string, subs int, checkSeq, shared bool, burst int) (fanoutResult, error) {
+func rawFanout(ctx context.Context, url string, subs int, checkSeq bool, how fanDecode, burst int) (fanoutResult, error) {
 	runtime.GC()
 	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
 	if err != nil {
 		return fanoutResult{}, err
 	}
 	defer c.Close()
-	type msg struct {
-		data []byte
-		t    *Trade // shared: decoded by the reader
-	}
 	res := fanoutResult{rates: make([]float64, subs)}
-	chans := make([]chan []msg, subs)
+	chans := make([]chan []fanMsg, subs)
 	counts := make([]int, subs)
 	errs := make([]error, subs)
 	var wg sync.WaitGroup
 	t0 := time.Now()
 	for i := range chans {
-		chans[i] = make(chan []msg, max(1, source.DefaultBuffer/burst))
+		chans[i] = make(chan []fanMsg, max(1, source.DefaultBuffer/burst))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -147,17 +185,13 @@ func rawFanout(ctx context.Context, url string, subs int, checkSeq, shared bool,
 			for ms := range chans[i] {
 				for _, m := range ms {
 					if errs[i] != nil {
-						break
+						break // drain until the reader closes the channel
 					}
-					t := m.t
-					if !shared {
-						t = &own
-						if errs[i] = codec.Unmarshal(m.data, t); errs[i] != nil {
-							break
+					var t *Trade
+					if t, errs[i] = m.decode(how, &own); errs[i] == nil {
+						if errs[i] = seq.check(t); errs[i] == nil {
+							counts[i]++
 						}
-					}
-					if errs[i] = seq.check(t); errs[i] == nil {
-						counts[i]++
 					}
 				}
 			}
@@ -166,7 +200,7 @@ func rawFanout(ctx context.Context, url string, subs int, checkSeq, shared bool,
 	}
 	// Bursts are cut from a shared array that is never written twice, so
 	// that handing one over allocates nothing.
-	var slots []msg
+	var slots []fanMsg
 	start := 0
 	send := func() {
 		for _, ch := range chans {
@@ -182,16 +216,21 @@ func rawFanout(ctx context.Context, url string, subs int, checkSeq, shared bool,
 			}
 			break
 		}
-		m := msg{data: data}
-		if shared {
+		m := fanMsg{data: data}
+		switch how {
+		case decodeInReader:
 			m.t = new(Trade)
 			if err = codec.Unmarshal(data, m.t); err != nil {
 				err = fmt.Errorf("raw fanout: %w", err)
-				break
 			}
+		case decodeShared:
+			m.once = new(sharedDecode)
+		}
+		if err != nil {
+			break
 		}
 		if len(slots) == cap(slots) {
-			slots, start = make([]msg, 0, 64*burst), 0
+			slots, start = make([]fanMsg, 0, 64*burst), 0
 		}
 		slots = append(slots, m)
 		if len(slots)-start == burst {
