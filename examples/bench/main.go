@@ -271,7 +271,7 @@ func run(o options) error {
 						continue
 					}
 					url := fmt.Sprintf("%s/stream?n=%d&size=%d", srv.URL, o.fanoutN, o.size)
-					run := func(metric, label string, fan func() (fanoutResult, error)) error {
+					measure := func(metric, label string, fan func() (fanoutResult, error)) error {
 						r, err := fan()
 						if err != nil {
 							return fmt.Errorf("%s %s: %w", w, label, err)
@@ -290,19 +290,19 @@ func run(o options) error {
 					var err error
 					switch {
 					case client == "rxpype":
-						err = run("msgs/s/sub", client, func() (fanoutResult, error) {
+						err = measure("msgs/s/sub", client, func() (fanoutResult, error) {
 							return rxFanout(ctx, url, o.fanout, checkSeq, w == "fanout-shared")
 						})
 					case w == "fanout-shared":
-						err = run("msgs/s/sub", client, func() (fanoutResult, error) {
+						err = measure("msgs/s/sub", client, func() (fanoutResult, error) {
 							return rawFanout(ctx, url, o.fanout, checkSeq, decodeInReader, 1)
 						})
 					default:
-						err = run("msgs/s/sub", client, func() (fanoutResult, error) {
+						err = measure("msgs/s/sub", client, func() (fanoutResult, error) {
 							return rawFanout(ctx, url, o.fanout, checkSeq, decodeEach, 1)
 						})
 						if err == nil {
-							err = run(burstMetric, "raw-burst", func() (fanoutResult, error) {
+							err = measure(burstMetric, "raw-burst", func() (fanoutResult, error) {
 								return rawFanout(ctx, url, o.fanout, checkSeq, decodeShared, fanoutBurst)
 							})
 						}
