@@ -97,7 +97,12 @@ var ErrUnsubscribed = errors.New("source: unsubscribed")
 //
 // The zero value is not usable; call NewSubject.
 type Subject[T any] struct {
-	pubMu sync.Mutex // one publisher at a time keeps every subscriber's order the same
+	// One publisher at a time keeps every subscriber's order the same.
+	// Publishers that wait for it count themselves in pubWaiters and wait
+	// on pubFree (under mu), so that they can also give up (see lockPub).
+	pubMu      sync.Mutex
+	pubWaiters atomic.Int32
+	pubFree    chan struct{}
 
 	mu     sync.Mutex
 	subs   atomic.Pointer[[]*Subscription[T]] // copy on write: Publish reads it without locking
@@ -119,6 +124,7 @@ func NewSubject[T any]() *Subject[T] {
 	s := &Subject[T]{
 		joined:       make(chan struct{}),
 		streamJoined: make(chan struct{}),
+		pubFree:      make(chan struct{}),
 		stopping:     make(chan struct{}),
 		done:         make(chan struct{}),
 	}
@@ -136,8 +142,10 @@ func (s *Subject[T]) Publish(ctx context.Context, v T) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.pubMu.Lock()
-	defer s.pubMu.Unlock()
+	if err := s.lockPub(ctx); err != nil {
+		return err
+	}
+	defer s.unlockPub()
 	for {
 		subs, err := s.awaitLocked(ctx)
 		if err != nil {
@@ -182,10 +190,51 @@ func (s *Subject[T]) Deliver(ctx context.Context, v T) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.pubMu.Lock()
-	defer s.pubMu.Unlock()
+	if err := s.lockPub(ctx); err != nil {
+		return err
+	}
+	defer s.unlockPub()
 	_, err := s.deliverLocked(ctx, *s.subs.Load(), v)
 	return err
+}
+
+// lockPub takes pubMu. It gives up, with ctx's error or ErrClosed, when ctx
+// ends or the Subject closes first: the holder may itself be waiting for a
+// full buffer, and a publisher must not wait beyond its own context.
+func (s *Subject[T]) lockPub(ctx context.Context) error {
+	if s.pubMu.TryLock() {
+		return nil
+	}
+	s.pubWaiters.Add(1)
+	defer s.pubWaiters.Add(-1)
+	for {
+		s.mu.Lock()
+		free := s.pubFree
+		s.mu.Unlock()
+		// Counted and holding the current pubFree before trying: an
+		// Unlock from here on closes that very channel.
+		if s.pubMu.TryLock() {
+			return nil
+		}
+		select {
+		case <-free:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.stopping:
+			return ErrClosed
+		}
+	}
+}
+
+// unlockPub releases pubMu and wakes the publishers waiting in lockPub.
+func (s *Subject[T]) unlockPub() {
+	s.pubMu.Unlock()
+	if s.pubWaiters.Load() > 0 {
+		s.mu.Lock()
+		close(s.pubFree)
+		s.pubFree = make(chan struct{})
+		s.mu.Unlock()
+	}
 }
 
 // deliverLocked offers v to subs and reports whether any of them was still
@@ -213,7 +262,7 @@ func (s *Subject[T]) deliverLocked(ctx context.Context, subs []*Subscription[T],
 // side streams, such as state changes, that must never hold the producer.
 func (s *Subject[T]) Emit(v T) {
 	s.pubMu.Lock()
-	defer s.pubMu.Unlock()
+	defer s.unlockPub()
 	if s.closing.Load() {
 		return
 	}
@@ -237,7 +286,7 @@ func (s *Subject[T]) Close(err error) {
 				sub.finish(err)
 			}
 		}
-		s.pubMu.Unlock()
+		s.unlockPub()
 	})
 }
 

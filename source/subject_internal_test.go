@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"testing"
 	"time"
@@ -41,4 +42,58 @@ func TestPublishWaitsWhenItsOnlySubscriberLeftAsItArrived(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone.Close()
+}
+
+// A publisher queued behind another that waits for room gives up when its
+// own context ends, and one that does not give up publishes, in order,
+// once the first is through.
+func TestPublishWaitingForAnotherPublisherHonoursItsContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := NewSubject[int]()
+	sub := s.Subscribe(Config{Buffer: 1})
+	defer sub.Close()
+	if err := s.Publish(ctx, 1); err != nil { // the buffer is full now
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() { first <- s.Publish(ctx, 2) }()
+	for s.pubMu.TryLock() { // until the first holds the lock, waiting for room
+		s.pubMu.Unlock()
+		runtime.Gosched()
+	}
+
+	short, giveUp := context.WithCancel(ctx)
+	gaveUp := make(chan error, 1)
+	go func() { gaveUp <- s.Publish(short, 99) }()
+	waitFor(ctx, t, func() bool { return s.pubWaiters.Load() == 1 })
+	giveUp()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the queued publisher returned %v, want context.Canceled", err)
+	}
+
+	third := make(chan error, 1)
+	go func() { third <- s.Publish(ctx, 3) }()
+	waitFor(ctx, t, func() bool { return s.pubWaiters.Load() == 1 })
+	for want := 1; want <= 3; want++ {
+		if v, err := sub.Next(ctx); err != nil || v != want {
+			t.Fatalf("got %v, %v; want %d", v, err, want)
+		}
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-third; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(ctx context.Context, t *testing.T, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		if ctx.Err() != nil {
+			t.Fatal("timed out")
+		}
+		runtime.Gosched()
+	}
 }
