@@ -93,7 +93,7 @@ func (s *session) tick(ping, beat *clock.Ticker) {
 		case <-bc:
 			// A heartbeat that a processor refuses is not fatal; a failed
 			// write ends the session on its own.
-			_ = s.send(s.ctx, &envelope{ctx: s.ctx, req: s.cfg.heartbeatReq})
+			_ = s.send(s.ctx, &envelope{ctx: s.ctx, req: s.cfg.heartbeatReq.clone()})
 		case <-s.ctx.Done():
 			return
 		}

@@ -113,11 +113,14 @@ func (m *Manager) Connected() bool {
 // connection is closed either way.
 func (m *Manager) Disconnect(ctx context.Context) error {
 	m.mu.Lock()
-	s, end := m.sess, m.endLife
-	m.mu.Unlock()
-	if end != nil {
-		end() // no reconnect from here on
+	s := m.sess
+	if m.endLife != nil {
+		// No reconnect from here on. Under m.mu, so that a reconnect whose
+		// dial has just succeeded either installed its session before
+		// (s is it) or finds life ended and closes its connection.
+		m.endLife()
 	}
+	m.mu.Unlock()
 	if s == nil {
 		m.retries.Wait()
 		m.mu.Lock()
@@ -156,14 +159,18 @@ func (m *Manager) Disconnect(ctx context.Context) error {
 // Send writes req and returns once the frame is written, or with the error
 // that stopped it: a pre-processor's, auth's, the throttler's, the write's,
 // or ctx's. Nothing is written when a processor or auth fails, or when ctx
-// ends before the frame is handed to the socket. req is not changed.
+// ends before the frame is handed to the socket. req is not changed:
+// processors and auth work on a deep copy made before Send returns, so the
+// caller may reuse req's payload as soon as it does.
 //
 // During a reconnect outage Send waits for the next connection (and for the
 // subscriptions to be sent again) until ctx ends, unless WithFailFast was
 // given. A send that the lost connection never wrote goes out once on the
 // next one; one that was being written when it broke fails with the error.
 func (m *Manager) Send(ctx context.Context, req Request) error {
-	return m.deliver(ctx, func() *envelope { return &envelope{ctx: ctx, req: req} })
+	// A copy per attempt: one whose session ended may have been changed by
+	// the pre-processors already.
+	return m.deliver(ctx, func() *envelope { return &envelope{ctx: ctx, req: req.clone()} })
 }
 
 func (m *Manager) deliver(ctx context.Context, env func() *envelope) error {
@@ -471,16 +478,24 @@ func (m *Manager) reconnect(prev *session, cause error) {
 		// Subscriptions go first, through the whole pipeline; queued sends
 		// wait for ready. If this connection fails too, its end starts the
 		// next reconnect.
+		// One that a processor, auth or the throttler refuses is reported
+		// and the others still go; only the end of s stops the replay.
 		replayed := true
+		var refused []error
 		for _, sub := range subs {
-			if s.send(life, &envelope{ctx: life, req: sub.req}) != nil {
+			err := s.send(life, &envelope{ctx: life, req: sub.req.clone()})
+			if err == nil {
+				continue
+			}
+			if errors.Is(err, errSessionGone) || s.ctx.Err() != nil || life.Err() != nil {
 				replayed = false
 				break
 			}
+			refused = append(refused, fmt.Errorf("rxws: subscribe again with %s: %w", sub.id, err))
 		}
 		close(s.ready)
 		if replayed {
-			m.emit(State{Kind: StateConnected, Downtime: m.cfg.clock.Since(since)})
+			m.emit(State{Kind: StateConnected, Downtime: m.cfg.clock.Since(since), Cause: errors.Join(refused...)})
 		}
 		return
 	}

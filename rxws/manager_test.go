@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -187,6 +188,57 @@ func TestRequestIsNotMutated(t *testing.T) {
 	}
 	if subs := m.Subscriptions(); len(subs) != 1 || subs[0].Kind != rxws.KindJSON {
 		t.Fatalf("subscriptions: %+v", subs)
+	}
+}
+
+// Typed payloads are copied all the way down too, not only the shapes of
+// decoded JSON: a pre-processor that signs a struct's map in place signs
+// the copy, and the server sees the signature.
+func TestTypedRequestIsNotMutated(t *testing.T) {
+	type params struct {
+		Symbols []string       `json:"symbols"`
+		Depth   map[string]int `json:"depth"`
+	}
+	type sub struct {
+		Op     string  `json:"op"`
+		Params *params `json:"params"`
+	}
+	sign := rxws.PreProcessorFunc(func(_ context.Context, r rxws.Request) (rxws.Request, error) {
+		s := r.Payload.(*sub)
+		s.Params.Symbols[0] = "SIGNED"
+		s.Params.Depth["signed"] = 1
+		return r, nil
+	})
+	srv, m := connect(t, testutil.Echo, rxws.WithPreProcessors(sign))
+	req := rxws.JSONRequest(&sub{Op: "subscribe", Params: &params{Symbols: []string{"BTC"}, Depth: map[string]int{"BTC": 10}}})
+	before, _ := json.Marshal(req.Payload)
+	if err := m.Send(testCtx(t), req); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := json.Marshal(req.Payload); string(after) != string(before) {
+		t.Fatalf("request changed: %s -> %s", before, after)
+	}
+	want := `{"op":"subscribe","params":{"symbols":["SIGNED"],"depth":{"BTC":10,"signed":1}}}`
+	if got := dataFrames(t, srv, 0, 1); len(got) != 1 || got[0] != want {
+		t.Fatalf("server got %q, want %s", got, want)
+	}
+}
+
+// A payload that contains itself cannot be encoded: Send says so, writes
+// nothing, and the connection goes on.
+func TestSendOfACyclicPayloadFails(t *testing.T) {
+	srv, m := connect(t, testutil.Echo)
+	loop := map[string]any{"op": "subscribe"}
+	loop["self"] = loop
+	err := m.Send(testCtx(t), rxws.JSONRequest(loop))
+	if err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Fatalf("got %v, want an error about the cycle", err)
+	}
+	if err := m.Send(testCtx(t), rxws.TextRequest("ok")); err != nil {
+		t.Fatal(err)
+	}
+	if got := dataFrames(t, srv, 0, 1); len(got) != 1 || got[0] != "ok" {
+		t.Fatalf("server got %q", got)
 	}
 }
 
@@ -546,6 +598,44 @@ func TestSendWithCancelledContext(t *testing.T) {
 	}
 	if got := dataFrames(t, srv, 0, 1); got[0] != "after" {
 		t.Fatalf("server got %q", got)
+	}
+}
+
+// A context that ends while its request is being prepared (here the
+// pre-processor ends it) ends before the socket has the frame: nothing is
+// written, and Send says why. Inline (no throttler) and through the writer.
+func TestSendWhoseContextEndsWhilePreparedWritesNothing(t *testing.T) {
+	for _, throttled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("throttler=%v", throttled), func(t *testing.T) {
+			cancels := make(map[string]context.CancelFunc)
+			var mu sync.Mutex
+			pre := rxws.PreProcessorFunc(func(_ context.Context, req rxws.Request) (rxws.Request, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if cancel := cancels[req.Payload.(string)]; cancel != nil {
+					cancel()
+				}
+				return req, nil
+			})
+			opts := []rxws.Option{rxws.WithPreProcessors(pre)}
+			if throttled {
+				opts = append(opts, rxws.WithThrottler(rxws.NewThrottler(nil)))
+			}
+			srv, m := connect(t, testutil.Echo, opts...)
+			ctx, cancel := context.WithCancel(testCtx(t))
+			mu.Lock()
+			cancels["late"] = cancel
+			mu.Unlock()
+			if err := m.Send(ctx, rxws.TextRequest("late")); !errors.Is(err, context.Canceled) {
+				t.Fatalf("got %v, want context.Canceled", err)
+			}
+			if err := m.Send(testCtx(t), rxws.TextRequest("after")); err != nil {
+				t.Fatal(err)
+			}
+			if got := dataFrames(t, srv, 0, 1); got[0] != "after" {
+				t.Fatalf("server got %q", got)
+			}
+		})
 	}
 }
 

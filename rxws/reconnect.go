@@ -46,9 +46,11 @@ func (b Backoff) Delay(n int) time.Duration {
 // read error, a close frame from the server, a ping or message timeout, a
 // failed write), waiting b's backoff on the clock between attempts, and
 // send every subscription again, in order and through the whole pipeline,
-// before any queued Send. Messages observers keep receiving across
-// reconnects. Disconnect stops it at once; giving up after b.MaxAttempts
-// ends the stream with a *GaveUpError.
+// before any queued Send. One that a processor, auth or the throttler
+// refuses does not stop the others; the StateConnected that follows names
+// it in its Cause. Messages observers keep receiving across reconnects.
+// Disconnect stops it at once; giving up after b.MaxAttempts ends the
+// stream with a *GaveUpError.
 func WithReconnect(b Backoff) ConnectOption {
 	return func(c *connectConfig) { c.reconnect = &b }
 }
@@ -117,6 +119,9 @@ type State struct {
 	Wait time.Duration
 	// Cause is what ended the connection or failed the previous attempt
 	// (StateReconnecting), or why the stream ended (StateDisconnected).
+	// After a reconnect (StateConnected) it is nil, or the remembered
+	// subscriptions that a pre-processor, auth or the throttler refused to
+	// send again, one error each, joined; the others were sent.
 	Cause error
 	// Downtime is how long the stream was down (StateConnected after a
 	// reconnect): from the loss to the new connection.
@@ -128,6 +133,9 @@ func (s State) String() string {
 	case StateReconnecting:
 		return fmt.Sprintf("reconnecting (attempt %d in %v): %v", s.Attempt, s.Wait, s.Cause)
 	case StateConnected:
+		if s.Cause != nil {
+			return fmt.Sprintf("connected after %v down; %v", s.Downtime, s.Cause)
+		}
 		if s.Downtime > 0 {
 			return fmt.Sprintf("connected after %v down", s.Downtime)
 		}

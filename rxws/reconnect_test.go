@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -146,6 +147,48 @@ func TestReconnectReplaysSubscriptionsSignedAgain(t *testing.T) {
 	_ = c1.SendText("resumed")
 	if got := <-r.msgs; got != "resumed" {
 		t.Fatalf("stream after reconnect: %q", got)
+	}
+}
+
+// A subscription that a pre-processor refuses when it is sent again does
+// not keep the others from going: they are replayed in order, and the new
+// connection's state names the refused one.
+func TestReconnectReplaysPastARefusedSubscription(t *testing.T) {
+	hiccup := errors.New("signing service hiccup")
+	var refuse atomic.Bool
+	pre := rxws.PreProcessorFunc(func(_ context.Context, req rxws.Request) (rxws.Request, error) {
+		if req.Payload == "sub-a" && refuse.Swap(false) {
+			return req, hiccup
+		}
+		return req, nil
+	})
+	r := newReconnectRig(t, exactBackoff, rxws.WithPreProcessors(pre))
+	ctx := testCtx(t)
+	for _, s := range []string{"sub-a", "sub-b", "sub-c"} {
+		if err := r.m.Subscribe(ctx, subscribeReq(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refuse.Store(true)
+	c0, _ := r.srv.WaitConn(ctx, 0)
+	c0.Drop()
+	r.next(t, rxws.StateReconnecting)
+	r.mock.Add(time.Second)
+	c1, err := r.srv.WaitConn(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := r.next(t, rxws.StateConnected)
+	if !errors.Is(st.Cause, hiccup) || !strings.Contains(st.Cause.Error(), "sub-a") {
+		t.Fatalf("state %v: want the refused sub-a as its cause", st)
+	}
+	frames, _ := c1.WaitFrames(ctx, 2)
+	var got []string
+	for _, f := range frames {
+		got = append(got, string(f.Data))
+	}
+	if want := []string{"sub-b#sig4", "sub-c#sig5"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("new connection got %q, want %q", got, want)
 	}
 }
 

@@ -1,7 +1,6 @@
 package rxws
 
 import (
-	"encoding/json"
 	"fmt"
 	"unsafe"
 
@@ -13,7 +12,7 @@ import (
 type Kind uint8
 
 const (
-	// KindJSON: the payload is encoded with encoding/json into a text frame.
+	// KindJSON: the payload is encoded by the manager's Codec into a text frame.
 	KindJSON Kind = iota
 	// KindText: the payload is a string sent as a text frame.
 	KindText
@@ -34,9 +33,10 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// Request is one message to send. It is a value: the pipeline works on a
-// deep copy of maps, slices and byte slices in Payload, so the caller's
-// request is never changed by pre-processors or auth.
+// Request is one message to send. It is a value: Send deep-copies Payload
+// before pre-processors and auth see it (maps, slices, pointers and the
+// exported fields of structs, all the way down), so they never change the
+// caller's request, and once Send returns the caller may reuse it.
 type Request struct {
 	Kind Kind
 	// Payload is, for KindJSON, any json.Marshal-able value; for KindText a
@@ -58,42 +58,6 @@ func TextRequest(text string) Request { return Request{Kind: KindText, Payload: 
 
 // BinaryRequest returns a request sent as a binary frame.
 func BinaryRequest(data []byte) Request { return Request{Kind: KindBinary, Payload: data} }
-
-// clone copies the parts of the payload that processors could change in place.
-func (r Request) clone() Request {
-	r.Payload = cloneValue(r.Payload)
-	return r
-}
-
-func cloneValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = cloneValue(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = cloneValue(e)
-		}
-		return s
-	case map[string]string:
-		m := make(map[string]string, len(x))
-		for k, e := range x {
-			m[k] = e
-		}
-		return m
-	case []string:
-		return append([]string(nil), x...)
-	case []byte:
-		return append([]byte(nil), x...)
-	case json.RawMessage:
-		return append(json.RawMessage(nil), x...)
-	}
-	return v
-}
 
 // frame encodes the request into a gorilla message type and payload.
 func (r Request) frame(c Codec) (int, []byte, error) {

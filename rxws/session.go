@@ -500,8 +500,13 @@ func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 		defer s.queued.Add(-1)
 		s.writeMu.Lock()
 		defer s.writeMu.Unlock()
-		if _, keep, _ := stages.Run(s.ctx, e); !keep {
-			return errSkipped
+		// Sends still buffered when the connection ended are not prepared
+		// (an Auth may count nonces) nor charged to the throttler: write
+		// hands them back to their senders for the next connection.
+		if s.ctx.Err() == nil {
+			if _, keep, _ := stages.Run(s.ctx, e); !keep {
+				return errSkipped
+			}
 		}
 		return s.write(e)
 	}, s.report)
@@ -529,6 +534,14 @@ func (s *session) acquire(ctx context.Context, e *envelope) error {
 	if e.err != nil || e.limitID == "" || e.state.Load() != pending {
 		return nil
 	}
+	// Ended already: charge nothing. (The AfterFunc below would cancel
+	// the wait only after Acquire may have granted it.)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := e.ctx.Err(); err != nil {
+		return err
+	}
 	wctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
@@ -540,8 +553,9 @@ func throttleFailed(e *envelope, err error) *envelope {
 	return e
 }
 
-// prepare runs the pre-processors and auth on a copy of the request and
-// encodes it. Failures travel in the envelope, so that the stream goes on.
+// prepare runs the pre-processors and auth on the envelope's request (a
+// copy: see Request.clone) and encodes it. Failures travel in the envelope,
+// so that the stream goes on.
 func (m *Manager) prepare(_ context.Context, e *envelope) (*envelope, bool, error) {
 	if e.control {
 		return e, true, nil
@@ -549,7 +563,7 @@ func (m *Manager) prepare(_ context.Context, e *envelope) (*envelope, bool, erro
 	if e.state.Load() != pending {
 		return e, false, nil
 	}
-	req := e.req.clone()
+	req := e.req
 	var err error
 	for i, p := range m.cfg.pre {
 		if req, err = p.PreProcess(e.ctx, req); err != nil {
@@ -577,8 +591,15 @@ func (s *session) write(e *envelope) error {
 	if !e.state.CompareAndSwap(pending, writing) {
 		return errSkipped
 	}
-	if e.err != nil {
+	switch {
+	case s.ctx.Err() != nil:
+		return errSessionGone // not written, so the next connection may take it
+	case e.err != nil:
 		return e.err
+	case e.ctx.Err() != nil:
+		// It ended while the request was prepared or throttled, before the
+		// socket had it: Send promises that nothing is written then.
+		return e.ctx.Err()
 	}
 	if e.mt == pingFrame {
 		s.pingWritten()
