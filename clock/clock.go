@@ -2,8 +2,12 @@
 //
 // Every timer in the library (pings, pong deadlines, message timeouts,
 // reconnect backoff, the throttler's waits and LastRecvTime) reads a Clock
-// taken from an option. Production code uses New, the wall clock; tests use
-// NewMock and move time forward with Mock.Add, so nothing in a test sleeps.
+// taken from an option: the manager's (rxws.WithClock) or the throttler's
+// (rxws.WithThrottlerClock). The deadlines on the socket itself (the
+// handshake, a frame's write, Disconnect's wait for the close frame) are
+// wall time, so that a stopped mock clock never leaves them hanging.
+// Production code uses New, the wall clock; tests use NewMock and move time
+// forward with Mock.Add, so nothing in a test sleeps.
 //
 // The types are those of github.com/benbjohnson/clock, re-exported so that
 // callers need import only this package.

@@ -26,6 +26,7 @@ type StageError struct {
 	Err   error // what the stage returned
 }
 
+// Error says which stage failed and how.
 func (e *StageError) Error() string { return fmt.Sprintf("stage %d: %v", e.Index, e.Err) }
 
 // Unwrap returns the stage's error.

@@ -15,6 +15,7 @@ type DecodeError struct {
 	Err   error // what the decode function returned
 }
 
+// Error is the decode function's error, prefixed with where it happened.
 func (e *DecodeError) Error() string { return "operators: decode: " + e.Err.Error() }
 
 // Unwrap returns the decode function's error.

@@ -1,5 +1,5 @@
 // Package operators holds generic operators for rxgo v2 pipelines: ordered
-// chains, throttling, decoding, taps and metrics. They know nothing of
+// chains, throttling and decoding. They know nothing of
 // WebSockets, so any observable pipeline can use them; package rxws is only
 // their first user.
 //

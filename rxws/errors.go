@@ -15,7 +15,7 @@ var (
 	// connection was lost.
 	ErrNotConnected = errors.New("rxws: not connected")
 	// ErrAlreadyConnected is returned by Connect on a manager that is
-	// connected or connecting.
+	// connected, connecting, or reconnecting after a loss.
 	ErrAlreadyConnected = errors.New("rxws: already connected")
 	// ErrPingTimeout ends a connection whose peer sent nothing, not even a
 	// pong, within the ping timeout of a ping.
@@ -45,6 +45,8 @@ type CloseError struct {
 	Err    error  // the underlying error, if the connection broke
 }
 
+// Error names the server, the close code and, when there is one, the
+// reason or the underlying error.
 func (e *CloseError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rxws: connection to %s closed with code %d", e.URL, e.Code)
@@ -109,6 +111,7 @@ type HandshakeError struct {
 	Body       string // the first bytes of the response body
 }
 
+// Error names the server, the HTTP status and the start of the body.
 func (e *HandshakeError) Error() string {
 	msg := fmt.Sprintf("rxws: handshake with %s refused: HTTP %s", e.URL, e.Status)
 	if e.Body != "" {

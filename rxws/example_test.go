@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/clock"
 	"github.com/rxpype/rxpype/rxws"
 )
 
@@ -162,4 +164,84 @@ func ExampleResponse_Decode() {
 	// Output:
 	// bid "1.5" ask "1.6"
 	// bid "" ask "1.7"
+}
+
+// Managers from one factory share its processors, its auth and one
+// throttler's budget. The pre-processor stamps every request, auth signs
+// those that ask for it, and the caller's request stays as it was.
+func ExampleNewFactory() {
+	srv := exampleServer()
+	defer srv.Close()
+	ctx := context.Background()
+
+	orders := rxws.NewThrottler([]rxws.RateLimit{{LimitID: "orders", Limit: 10, Interval: time.Second}})
+	stamp := rxws.PreProcessorFunc(func(_ context.Context, req rxws.Request) (rxws.Request, error) {
+		req.Payload.(map[string]any)["client"] = "example"
+		return req, nil
+	})
+	sign := rxws.AuthFunc(func(_ context.Context, req rxws.Request) (rxws.Request, error) {
+		req.Payload.(map[string]any)["sig"] = "hmac-of-the-payload"
+		return req, nil
+	})
+	f := rxws.NewFactory(orders, rxws.WithPreProcessors(stamp), rxws.WithAuth(sign))
+	defer f.Close()
+
+	m, err := f.WSManager()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := m.Connect(ctx, wsURL(srv), rxws.WithPingTimeout(5*time.Second)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	order := rxws.JSONRequest(map[string]any{"op": "order", "qty": 1})
+	order.LimitID = "orders"
+	order.AuthRequired = true
+	if err := m.Send(ctx, order); err != nil {
+		fmt.Println(err)
+		return
+	}
+	echo, err := m.Receive(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(string(echo.Bytes()))
+	fmt.Println(order.Payload)
+	// Output:
+	// {"client":"example","op":"order","qty":1,"sig":"hmac-of-the-payload"}
+	// map[op:order qty:1]
+}
+
+// Two orders a second: the third waits until the first leaves the window.
+// A mock clock stands in for time, as it does in tests.
+func ExampleThrottler_Acquire() {
+	mock := clock.NewMock()
+	t := rxws.NewThrottler([]rxws.RateLimit{{LimitID: "orders", Limit: 2, Interval: time.Second}},
+		rxws.WithThrottlerClock(mock), rxws.WithSafetyMargin(0))
+	ctx := context.Background()
+	start := mock.Now()
+	for i := 1; i <= 2; i++ {
+		if err := t.Acquire(ctx, "orders"); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("order %d at +%v\n", i, mock.Since(start))
+	}
+	third := make(chan error)
+	go func() { third <- t.Acquire(ctx, "orders") }()
+	for t.Waiting() == 0 {
+		runtime.Gosched()
+	}
+	mock.Add(time.Second)
+	if err := <-third; err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("order 3 at +%v\n", mock.Since(start))
+	// Output:
+	// order 1 at +0s
+	// order 2 at +0s
+	// order 3 at +1s
 }

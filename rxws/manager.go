@@ -64,7 +64,8 @@ func NewManager(conn *Connection, opts ...Option) *Manager {
 }
 
 // Connect dials url and starts the reader and the writer. It fails with
-// ErrAlreadyConnected if the manager is connected or connecting, with an
+// ErrAlreadyConnected if the manager is connected, connecting or
+// reconnecting, with an
 // error wrapping ErrBadURL for a URL that is not ws:// or wss://, with a
 // *HandshakeError if the server refuses the upgrade, and with ctx's error
 // if ctx ends first.
@@ -279,9 +280,11 @@ func (m *Manager) IterMessages(ctx context.Context) iter.Seq2[*Response, error] 
 }
 
 // Receive returns the next message. With nobody else listening the reader
-// waits for it, so a reply to a Send that came first is never lost. It
-// returns io.EOF after a normal close, the connection's error after any
-// other, and ErrNotConnected when there is no connection.
+// waits for it, so a reply to a Send that came first is never lost. A
+// Receive waiting when the connection ends returns io.EOF for a normal
+// close and the connection's error for any other; one called when there is
+// no connection returns ErrNotConnected (wrapping the last connection's
+// error, if it had one).
 //
 // Given a context that is never done (context.Background(), or one made
 // with context.WithoutCancel), Receive reads the frame itself, in the

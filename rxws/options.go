@@ -63,10 +63,17 @@ type ConnectOption func(*connectConfig)
 // Defaults for Connect. Wire deadlines (handshake, write) are wall-clock
 // deadlines on the socket; every other timer reads the manager's Clock.
 const (
-	DefaultPingTimeout      = 10 * time.Second
+	// DefaultPingTimeout is how long the peer may stay silent after a ping
+	// (WithPingTimeout).
+	DefaultPingTimeout = 10 * time.Second
+	// DefaultHandshakeTimeout bounds the opening handshake
+	// (WithHandshakeTimeout).
 	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultWriteTimeout     = 10 * time.Second
-	DefaultReadLimit        = 16 << 20
+	// DefaultWriteTimeout bounds the write of one frame (WithWriteTimeout).
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultReadLimit is the largest message accepted, in bytes
+	// (WithReadLimit): 16 MiB.
+	DefaultReadLimit = 16 << 20
 	// closeWait bounds how long Disconnect waits for the peer's close frame.
 	closeWait = time.Second
 )

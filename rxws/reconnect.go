@@ -69,6 +69,7 @@ type GaveUpError struct {
 	Last     error // the last attempt's error
 }
 
+// Error names the server, the attempts made and the last one's error.
 func (e *GaveUpError) Error() string {
 	return fmt.Sprintf("rxws: gave up reconnecting to %s after %d attempts: %v", e.URL, e.Attempts, e.Last)
 }
@@ -94,6 +95,7 @@ const (
 	StateDisconnected
 )
 
+// String names the kind: "connecting", "connected" and so on.
 func (k StateKind) String() string {
 	switch k {
 	case StateConnecting:
@@ -128,6 +130,8 @@ type State struct {
 	Downtime time.Duration
 }
 
+// String describes the change for logs: its kind, with the attempt and
+// wait, the downtime, or the cause where they apply.
 func (s State) String() string {
 	switch s.Kind {
 	case StateReconnecting:
