@@ -6,28 +6,41 @@ import (
 	"unsafe"
 )
 
-// clone returns r with a deep copy of its payload: what processors may
-// change in place is then the copy's. Send clones in the caller's goroutine,
-// so that once Send returns, whatever it returns, no goroutine of the
-// manager still reads the caller's payload.
+// clone returns r with a deep copy of its payload: what processors change
+// in place is then the copy's. Send clones in the caller's goroutine, one
+// copy per attempt.
 func (r Request) clone() Request {
-	var stack [8]unsafe.Pointer
+	var stack [8]visit
 	r.Payload = deepCopy(r.Payload, stack[:0])
 	return r
 }
 
+// visit is a map, slice or pointer being copied: its address and its type,
+// since a pointer to a struct's first field, or to an array's first
+// element, has the address of the struct or array.
+type visit struct {
+	p unsafe.Pointer
+	t reflect.Type
+}
+
+var (
+	anyMapType   = reflect.TypeFor[map[string]any]()
+	anySliceType = reflect.TypeFor[[]any]()
+)
+
 // deepCopy copies v so that the copy shares nothing a processor could
-// change with v: maps, slices, arrays, pointers, interfaces and the
-// exported fields of structs are copied all the way down. Unexported fields
-// are copied as they are (a processor outside the type's package cannot
-// reach them, and encoding/json ignores them); channels and funcs are
-// shared, as JSON cannot encode them anyway. A nil map or slice stays nil
-// and an empty one stays empty, so that the copy encodes as v does.
+// change with v: maps, slices, arrays, pointers, interfaces, and the
+// exported and embedded fields of structs are copied all the way down. The
+// other unexported fields are copied as they are (encoding/json ignores
+// them, and code outside their package reaches them only through methods);
+// channels and funcs are shared, as JSON cannot encode them anyway. A nil
+// map or slice stays nil and an empty one stays empty, so that the copy
+// encodes as v does.
 //
-// path holds the maps, slices and pointers being copied, outermost first.
-// One met again on its own path is a cycle: it is kept, not copied, so that
-// deepCopy ends and the codec reports the cycle as it would for v.
-func deepCopy(v any, path []unsafe.Pointer) any {
+// path holds the values being copied, outermost first. One met again on its
+// own path is a cycle: it is kept, not copied, so that deepCopy ends and the
+// codec reports the cycle as it would for v.
+func deepCopy(v any, path []visit) any {
 	// The shapes of decoded and hand-built JSON, without reflection.
 	switch x := v.(type) {
 	case nil, string, bool, float64, int, int64:
@@ -36,11 +49,11 @@ func deepCopy(v any, path []unsafe.Pointer) any {
 		if x == nil {
 			return x
 		}
-		p := *(*unsafe.Pointer)(unsafe.Pointer(&x))
-		if onPath(path, p) {
+		at := visit{*(*unsafe.Pointer)(unsafe.Pointer(&x)), anyMapType}
+		if slices.Contains(path, at) {
 			return x
 		}
-		path = append(path, p)
+		path = append(path, at)
 		m := make(map[string]any, len(x))
 		for k, e := range x {
 			m[k] = deepCopy(e, path)
@@ -50,11 +63,11 @@ func deepCopy(v any, path []unsafe.Pointer) any {
 		if len(x) == 0 {
 			return slices.Clone(x)
 		}
-		p := unsafe.Pointer(unsafe.SliceData(x))
-		if onPath(path, p) {
+		at := visit{unsafe.Pointer(unsafe.SliceData(x)), anySliceType}
+		if slices.Contains(path, at) {
 			return x
 		}
-		path = append(path, p)
+		path = append(path, at)
 		s := make([]any, len(x))
 		for i, e := range x {
 			s[i] = deepCopy(e, path)
@@ -71,7 +84,7 @@ func deepCopy(v any, path []unsafe.Pointer) any {
 }
 
 // copyValue is deepCopy for any type, by reflection.
-func copyValue(v reflect.Value, path []unsafe.Pointer) reflect.Value {
+func copyValue(v reflect.Value, path []visit) reflect.Value {
 	t := v.Type()
 	if copyable(t) {
 		return v
@@ -85,17 +98,19 @@ func copyValue(v reflect.Value, path []unsafe.Pointer) reflect.Value {
 		n.Set(copyValue(v.Elem(), path))
 		return n
 	case reflect.Pointer:
-		if v.IsNil() || onPath(path, v.UnsafePointer()) {
+		at := visit{v.UnsafePointer(), t}
+		if v.IsNil() || slices.Contains(path, at) {
 			return v
 		}
 		n := reflect.New(t.Elem())
-		n.Elem().Set(copyValue(v.Elem(), append(path, v.UnsafePointer())))
+		n.Elem().Set(copyValue(v.Elem(), append(path, at)))
 		return n
 	case reflect.Map:
-		if v.IsNil() || onPath(path, v.UnsafePointer()) {
+		at := visit{v.UnsafePointer(), t}
+		if v.IsNil() || slices.Contains(path, at) {
 			return v
 		}
-		path = append(path, v.UnsafePointer())
+		path = append(path, at)
 		n := reflect.MakeMapWithSize(t, v.Len())
 		for it := v.MapRange(); it.Next(); {
 			n.SetMapIndex(it.Key(), copyValue(it.Value(), path))
@@ -109,14 +124,15 @@ func copyValue(v reflect.Value, path []unsafe.Pointer) reflect.Value {
 		if v.Len() == 0 {
 			return n
 		}
-		if onPath(path, v.UnsafePointer()) {
+		at := visit{v.UnsafePointer(), t}
+		if slices.Contains(path, at) {
 			return v
 		}
 		if copyable(t.Elem()) {
 			reflect.Copy(n, v)
 			return n
 		}
-		path = append(path, v.UnsafePointer())
+		path = append(path, at)
 		for i := range v.Len() {
 			n.Index(i).Set(copyValue(v.Index(i), path))
 		}
@@ -129,22 +145,22 @@ func copyValue(v reflect.Value, path []unsafe.Pointer) reflect.Value {
 		return n
 	case reflect.Struct:
 		n := reflect.New(t).Elem()
-		n.Set(v) // unexported fields too, as they are
+		n.Set(v) // every field, as it is; then the reachable ones are copied
 		for i := range t.NumField() {
-			if t.Field(i).IsExported() {
-				n.Field(i).Set(copyValue(v.Field(i), path))
+			sf := t.Field(i)
+			if !sf.IsExported() && !sf.Anonymous {
+				continue
 			}
+			f := n.Field(i)
+			if !sf.IsExported() {
+				// An embedded struct of an unexported type: its exported
+				// fields are promoted, so processors reach them. n is this
+				// copy's own memory, so writing it this way is safe.
+				f = reflect.NewAt(sf.Type, unsafe.Pointer(f.UnsafeAddr())).Elem()
+			}
+			f.Set(copyValue(f, path))
 		}
 		return n
 	}
 	return v
-}
-
-func onPath(path []unsafe.Pointer, p unsafe.Pointer) bool {
-	for _, q := range path {
-		if q == p {
-			return true
-		}
-	}
-	return false
 }

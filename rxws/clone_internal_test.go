@@ -13,6 +13,21 @@ type cloneLeaf struct {
 	Counts map[string]int
 }
 
+type cloneInner struct {
+	Labels []string
+}
+
+type cloneEmbeds struct {
+	cloneInner
+	*cloneLeaf
+	Name string
+}
+
+type cloneSelfRef struct {
+	A [1][]int
+	P *[1][]int
+}
+
 type cloneOrder struct {
 	Symbol string
 	Leaf   *cloneLeaf
@@ -66,6 +81,20 @@ func TestDeepCopySharesNothing(t *testing.T) {
 			o.Leaf.Counts["n"] = 99
 			o.Any.(map[string]any)["k"] = "changed"
 			o.Grid[1][0] = 99
+		}},
+		{"embedded structs of unexported types", func() any {
+			return cloneEmbeds{cloneInner{Labels: []string{"t"}}, &cloneLeaf{Counts: map[string]int{"n": 1}}, "x"}
+		}, func(c any) {
+			e := c.(cloneEmbeds)
+			e.Labels[0] = "changed" // promoted: processors reach it
+			e.Counts["n"] = 99
+		}},
+		{"a pointer into its own struct", func() any {
+			a := &cloneSelfRef{A: [1][]int{{1}}}
+			a.P = &a.A // not a cycle, though its address is the struct's
+			return a
+		}, func(c any) {
+			c.(*cloneSelfRef).P[0][0] = 99
 		}},
 		{"struct value", func() any {
 			return cloneOrder{Leaf: &cloneLeaf{Tags: []string{"t"}}}

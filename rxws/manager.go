@@ -161,8 +161,13 @@ func (m *Manager) Disconnect(ctx context.Context) error {
 // that stopped it: a pre-processor's, auth's, the throttler's, the write's,
 // or ctx's. Nothing is written when a processor or auth fails, or when ctx
 // ends before the frame is handed to the socket. req is not changed:
-// processors and auth work on a deep copy made before Send returns, so the
-// caller may reuse req's payload as soon as it does.
+// processors and auth work on a deep copy (see Request).
+//
+// When ctx ends while the request waits for the writer, Send returns at
+// once. Once the writer has taken it, Send returns when the writer is done
+// with it: the processors and auth are given ctx and the throttler's wait
+// ends with it, so this is prompt unless a processor ignores ctx. Either
+// way nothing of the manager reads req after Send returns.
 //
 // During a reconnect outage Send waits for the next connection (and for the
 // subscriptions to be sent again) until ctx ends, unless WithFailFast was

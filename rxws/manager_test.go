@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -636,6 +638,45 @@ func TestSendWhoseContextEndsWhilePreparedWritesNothing(t *testing.T) {
 				t.Fatalf("server got %q", got)
 			}
 		})
+	}
+}
+
+// Once the writer has taken a request, a Send whose context ends returns
+// only when the writer is done with it, so the caller may then change what
+// the copy still shares with its payload (state behind unexported fields,
+// here a big.Int's digits) without a data race; -race checks it.
+func TestSendReturnsWhenTheWriterIsDoneWithTheRequest(t *testing.T) {
+	type order struct {
+		Qty *big.Int `json:"qty"`
+	}
+	var mu sync.Mutex
+	var cancel context.CancelFunc
+	pre := rxws.PreProcessorFunc(func(_ context.Context, req rxws.Request) (rxws.Request, error) {
+		if o, ok := req.Payload.(order); ok {
+			mu.Lock()
+			cancel()
+			mu.Unlock()
+			runtime.Gosched()
+			_ = o.Qty.Int64() // reads the digits the caller's big.Int shares
+		}
+		return req, nil
+	})
+	// The throttler makes every send go through the writer goroutine.
+	srv, m := connect(t, testutil.Echo, rxws.WithPreProcessors(pre), rxws.WithThrottler(rxws.NewThrottler(nil)))
+	qty := big.NewInt(12345)
+	ctx, c := context.WithCancel(testCtx(t))
+	mu.Lock()
+	cancel = c
+	mu.Unlock()
+	if err := m.Send(ctx, rxws.JSONRequest(order{Qty: qty})); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	qty.SetInt64(7) // the caller's to change now
+	if err := m.Send(testCtx(t), rxws.TextRequest("after")); err != nil {
+		t.Fatal(err)
+	}
+	if got := dataFrames(t, srv, 0, 1); got[0] != "after" {
+		t.Fatalf("server got %q", got)
 	}
 }
 

@@ -34,9 +34,12 @@ func (k Kind) String() string {
 }
 
 // Request is one message to send. It is a value: Send deep-copies Payload
-// before pre-processors and auth see it (maps, slices, pointers and the
-// exported fields of structs, all the way down), so they never change the
-// caller's request, and once Send returns the caller may reuse it.
+// before pre-processors and auth see it (maps, slices, arrays, pointers,
+// interfaces, and the exported and embedded fields of structs, all the way
+// down), so they do not change the caller's request, and once Send returns
+// the caller may reuse it. Other unexported fields are copied as they are:
+// a processor that changes what they point to through methods (as
+// (*big.Int).SetInt64 does) changes it for the caller too.
 type Request struct {
 	Kind Kind
 	// Payload is, for KindJSON, any json.Marshal-able value; for KindText a

@@ -436,7 +436,9 @@ type envelope struct {
 	data    []byte
 	err     error
 
-	state atomic.Int32 // pending, then writing (by the writer) or cancelled (by Send)
+	// pending, then writing (taken by the writer, which reports to done)
+	// or cancelled (by Send, which returned: the writer skips it).
+	state atomic.Int32
 	done  chan error
 }
 
@@ -500,13 +502,17 @@ func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 		defer s.queued.Add(-1)
 		s.writeMu.Lock()
 		defer s.writeMu.Unlock()
+		// Taken from here on: a Send that gives up now waits for the
+		// outcome, so that nothing reads its request after Send returns.
+		if !e.state.CompareAndSwap(pending, writing) {
+			return errSkipped
+		}
 		// Sends still buffered when the connection ended are not prepared
 		// (an Auth may count nonces) nor charged to the throttler: write
-		// hands them back to their senders for the next connection.
+		// hands them back to their senders for the next connection. No
+		// stage drops an envelope: failures travel in it to write.
 		if s.ctx.Err() == nil {
-			if _, keep, _ := stages.Run(s.ctx, e); !keep {
-				return errSkipped
-			}
+			_, _, _ = stages.Run(s.ctx, e)
 		}
 		return s.write(e)
 	}, s.report)
@@ -524,20 +530,23 @@ func (s *session) sendInline(ctx context.Context, e *envelope) (bool, error) {
 	if s.queued.Load() != 0 || s.ctx.Err() != nil {
 		return false, nil
 	}
+	e.state.Store(writing) // e is the caller's alone: no writer has seen it
 	_, _, _ = s.m.prepare(ctx, e)
 	return true, s.write(e)
 }
 
 // acquire charges the request's limit; it waits while both the sender and
-// the session want the frame. Failed, cancelled and unlimited sends pass.
+// the session want the frame. Failed and unlimited sends pass. The end of
+// the session comes out as errSessionGone, so that the send is not failed
+// but taken to the next connection.
 func (s *session) acquire(ctx context.Context, e *envelope) error {
-	if e.err != nil || e.limitID == "" || e.state.Load() != pending {
+	if e.err != nil || e.limitID == "" {
 		return nil
 	}
 	// Ended already: charge nothing. (The AfterFunc below would cancel
 	// the wait only after Acquire may have granted it.)
-	if err := ctx.Err(); err != nil {
-		return err
+	if ctx.Err() != nil {
+		return errSessionGone
 	}
 	if err := e.ctx.Err(); err != nil {
 		return err
@@ -545,7 +554,11 @@ func (s *session) acquire(ctx context.Context, e *envelope) error {
 	wctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
-	return s.m.cfg.throttler.Acquire(wctx, e.limitID)
+	err := s.m.cfg.throttler.Acquire(wctx, e.limitID)
+	if err != nil && ctx.Err() != nil {
+		return errSessionGone
+	}
+	return err
 }
 
 func throttleFailed(e *envelope, err error) *envelope {
@@ -559,9 +572,6 @@ func throttleFailed(e *envelope, err error) *envelope {
 func (m *Manager) prepare(_ context.Context, e *envelope) (*envelope, bool, error) {
 	if e.control {
 		return e, true, nil
-	}
-	if e.state.Load() != pending {
-		return e, false, nil
 	}
 	req := e.req
 	var err error
@@ -587,15 +597,13 @@ func (m *Manager) prepare(_ context.Context, e *envelope) (*envelope, bool, erro
 }
 
 // write is the only place data frames reach the socket.
+// e has been taken (state writing).
 func (s *session) write(e *envelope) error {
-	if !e.state.CompareAndSwap(pending, writing) {
-		return errSkipped
-	}
 	switch {
-	case s.ctx.Err() != nil:
+	case errors.Is(e.err, errSessionGone), e.err == nil && s.ctx.Err() != nil:
 		return errSessionGone // not written, so the next connection may take it
 	case e.err != nil:
-		return e.err
+		return e.err // a processor's, auth's or the throttler's verdict stands
 	case e.ctx.Err() != nil:
 		// It ended while the request was prepared or throttled, before the
 		// socket had it: Send promises that nothing is written then.

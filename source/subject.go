@@ -98,9 +98,10 @@ var ErrUnsubscribed = errors.New("source: unsubscribed")
 // The zero value is not usable; call NewSubject.
 type Subject[T any] struct {
 	// One publisher at a time keeps every subscriber's order the same.
-	// Publishers that wait for it count themselves in pubWaiters and wait
-	// on pubFree (under mu), so that they can also give up (see lockPub).
-	pubMu      sync.Mutex
+	// pubHeld is that lock. Publishers that wait for it count themselves
+	// in pubWaiters and wait on pubFree (under mu), so that they can also
+	// give up (see lockPub).
+	pubHeld    atomic.Bool
 	pubWaiters atomic.Int32
 	pubFree    chan struct{}
 
@@ -160,7 +161,7 @@ func (s *Subject[T]) Publish(ctx context.Context, v T) error {
 }
 
 // awaitLocked returns the subscribers, waiting for a first one if there is
-// none; s.pubMu is held.
+// none; the publish lock is held.
 func (s *Subject[T]) awaitLocked(ctx context.Context) ([]*Subscription[T], error) {
 	subs := *s.subs.Load()
 	for len(subs) == 0 {
@@ -198,11 +199,17 @@ func (s *Subject[T]) Deliver(ctx context.Context, v T) error {
 	return err
 }
 
-// lockPub takes pubMu. It gives up, with ctx's error or ErrClosed, when ctx
-// ends or the Subject closes first: the holder may itself be waiting for a
-// full buffer, and a publisher must not wait beyond its own context.
+// lockPub takes the publish lock. It gives up, with ctx's error or
+// ErrClosed, when ctx ends or the Subject closes first: the holder may
+// itself be waiting for a full buffer, and a publisher must not wait beyond
+// its own context.
 func (s *Subject[T]) lockPub(ctx context.Context) error {
-	if s.pubMu.TryLock() {
+	return s.waitPub(ctx, s.stopping)
+}
+
+// waitPub takes the publish lock, giving up when ctx ends or stop closes.
+func (s *Subject[T]) waitPub(ctx context.Context, stop <-chan struct{}) error {
+	if s.pubHeld.CompareAndSwap(false, true) {
 		return nil
 	}
 	s.pubWaiters.Add(1)
@@ -211,24 +218,26 @@ func (s *Subject[T]) lockPub(ctx context.Context) error {
 		s.mu.Lock()
 		free := s.pubFree
 		s.mu.Unlock()
-		// Counted and holding the current pubFree before trying: an
-		// Unlock from here on closes that very channel.
-		if s.pubMu.TryLock() {
+		// Counted, and holding the current pubFree, before trying: if the
+		// try fails, the holder's release comes after it in the order of
+		// atomic operations, so it sees the count and closes free (or a
+		// later channel, once free was closed).
+		if s.pubHeld.CompareAndSwap(false, true) {
 			return nil
 		}
 		select {
 		case <-free:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-s.stopping:
+		case <-stop:
 			return ErrClosed
 		}
 	}
 }
 
-// unlockPub releases pubMu and wakes the publishers waiting in lockPub.
+// unlockPub releases the publish lock and wakes the publishers waiting for it.
 func (s *Subject[T]) unlockPub() {
-	s.pubMu.Unlock()
+	s.pubHeld.Store(false)
 	if s.pubWaiters.Load() > 0 {
 		s.mu.Lock()
 		close(s.pubFree)
@@ -238,7 +247,7 @@ func (s *Subject[T]) unlockPub() {
 }
 
 // deliverLocked offers v to subs and reports whether any of them was still
-// there to take it (or drop it by its policy); s.pubMu is held.
+// there to take it (or drop it by its policy); the publish lock is held.
 func (s *Subject[T]) deliverLocked(ctx context.Context, subs []*Subscription[T], v T) (taken bool, err error) {
 	if s.closing.Load() {
 		return false, ErrClosed
@@ -261,7 +270,7 @@ func (s *Subject[T]) deliverLocked(ctx context.Context, subs []*Subscription[T],
 // full Block buffer drops v as DropNewest would, and counts it). Use it for
 // side streams, such as state changes, that must never hold the producer.
 func (s *Subject[T]) Emit(v T) {
-	s.pubMu.Lock()
+	_ = s.waitPub(context.Background(), nil) // no ctx, no stop: it cannot fail
 	defer s.unlockPub()
 	if s.closing.Load() {
 		return
@@ -278,7 +287,7 @@ func (s *Subject[T]) Close(err error) {
 	s.once.Do(func() {
 		s.closing.Store(true)
 		close(s.stopping)
-		s.pubMu.Lock() // wait out a Publish in flight so nothing lands after done
+		_ = s.waitPub(context.Background(), nil) // wait out a Publish in flight so nothing lands after done
 		s.err = err
 		close(s.done)
 		for _, sub := range *s.subs.Load() {

@@ -58,10 +58,8 @@ func TestPublishWaitingForAnotherPublisherHonoursItsContext(t *testing.T) {
 	}
 	first := make(chan error, 1)
 	go func() { first <- s.Publish(ctx, 2) }()
-	for s.pubMu.TryLock() { // until the first holds the lock, waiting for room
-		s.pubMu.Unlock()
-		runtime.Gosched()
-	}
+	// Until the first holds the lock, waiting for room.
+	waitFor(ctx, t, func() bool { return s.pubHeld.Load() })
 
 	short, giveUp := context.WithCancel(ctx)
 	gaveUp := make(chan error, 1)
