@@ -67,7 +67,11 @@ func (c Chain[T]) Observable(in rxgo.Observable, opts ...rxgo.Option) rxgo.Obser
 }
 
 func (c Chain[T]) run(ctx context.Context, upstream <-chan rxgo.Item, next chan<- rxgo.Item) {
-	for item := range upstream {
+	for {
+		item, ok := receive(ctx, upstream)
+		if !ok {
+			return
+		}
 		if item.E == nil {
 			v, ok := item.V.(T)
 			if !ok {

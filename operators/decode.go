@@ -72,7 +72,11 @@ func (d Decoder[T]) Observable(in rxgo.Observable, opts ...rxgo.Option) rxgo.Obs
 }
 
 func (d Decoder[T]) run(ctx context.Context, upstream <-chan rxgo.Item, next chan<- rxgo.Item) {
-	for item := range upstream {
+	for {
+		item, ok := receive(ctx, upstream)
+		if !ok {
+			return
+		}
 		stop := false
 		if item.E == nil {
 			out, err := d.Decode(item.V)
@@ -97,6 +101,20 @@ func (d Decoder[T]) run(ctx context.Context, upstream <-chan rxgo.Item, next cha
 
 func drain(c <-chan rxgo.Item) {
 	for range c {
+	}
+}
+
+// receive waits for up's next item. It reports false once up completes, or
+// once ctx ends, even if up goes on (an upstream that ignores the context,
+// such as rxgo.FromChannel's): then up is drained in the background until it
+// completes, so that a lossless upstream does not hold its source.
+func receive(ctx context.Context, up <-chan rxgo.Item) (rxgo.Item, bool) {
+	select {
+	case item, ok := <-up:
+		return item, ok
+	case <-ctx.Done():
+		go drain(up)
+		return rxgo.Item{}, false
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"context"
 
 	"github.com/reactivex/rxgo/v2"
+	"github.com/rxpype/rxpype/internal/rxobs"
 )
 
 // Throttle lets each value of in through only after acquire(ctx, value)
@@ -34,12 +35,23 @@ import (
 // opts configure the returned Observable as for any rxgo operator
 // (rxgo.WithContext, rxgo.WithBufferedChannel); only the context is passed
 // on to in. Throttle runs no goroutine until observed, and its goroutine ends
-// when in completes or ctx ends.
+// when in completes or ctx ends. in is observed before Observe returns, so
+// on a hot source the subscriber is attached by then.
 func Throttle(in rxgo.Observable, acquire func(ctx context.Context, item any) error,
 	onErr func(item any, err error) any, opts ...rxgo.Option) rxgo.Observable {
-	return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
-		throttle(ctx, in.Observe(rxgo.WithContext(ctx)), next, acquire, onErr)
-	}}, opts...)
+	return rxobs.New(func(obsOpts ...rxgo.Option) <-chan rxgo.Item {
+		all := append(append([]rxgo.Option{}, opts...), obsOpts...)
+		// The pipeline's context is known only inside rxgo's goroutine: wait
+		// there for in to be observed with it.
+		observed := make(chan struct{})
+		out := rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
+			up := in.Observe(rxgo.WithContext(ctx))
+			close(observed)
+			throttle(ctx, up, next, acquire, onErr)
+		}}, all...).Observe()
+		<-observed
+		return out
+	})
 }
 
 func throttle(ctx context.Context, up <-chan rxgo.Item, next chan<- rxgo.Item,
@@ -53,14 +65,8 @@ func throttle(ctx context.Context, up <-chan rxgo.Item, next chan<- rxgo.Item,
 		}
 	}
 	for {
-		var item rxgo.Item
-		var ok bool
-		select {
-		case item, ok = <-up:
-			if !ok {
-				return
-			}
-		case <-ctx.Done():
+		item, ok := receive(ctx, up)
+		if !ok {
 			return
 		}
 		if item.Error() {

@@ -12,6 +12,7 @@ import (
 	"github.com/reactivex/rxgo/v2"
 
 	"github.com/rxpype/rxpype/operators"
+	"github.com/rxpype/rxpype/source"
 )
 
 // A stuck test must fail, not hang until the go test timeout.
@@ -226,5 +227,61 @@ func TestAcquireStagePassesOrCarriesTheFailure(t *testing.T) {
 	fail := operators.AcquireStage[int](acquire, nil)
 	if _, keep, err := fail(context.Background(), -1); keep || !errors.Is(err, boom) {
 		t.Fatalf("failing stage: %v %v", keep, err)
+	}
+}
+
+// Observe attaches to a hot upstream before it returns: an item published
+// right after Observe reaches the throttle.
+func TestThrottleObservesAHotUpstreamSynchronously(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := source.NewSubject[string]()
+	other := s.Subscribe(source.Config{}) // so that Publish does not wait for the throttle
+	defer other.Close()
+	pass := func(context.Context, any) error { return nil }
+	ch := operators.Throttle(s.Observable(source.Config{}), pass, nil, rxgo.WithContext(ctx)).Observe()
+	if err := s.Publish(ctx, "first"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close(nil)
+	var got []any
+	for item := range ch {
+		got = append(got, item.V)
+	}
+	if !reflect.DeepEqual(got, []any{"first"}) {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// Each operator's output completes when its context ends, even while an
+// upstream that ignores the context (rxgo.FromChannel) sends nothing.
+func TestOperatorsEndWithTheContextWhileTheUpstreamIsIdle(t *testing.T) {
+	pass := func(context.Context, any) error { return nil }
+	for name, op := range map[string]func(in rxgo.Observable, opt rxgo.Option) rxgo.Observable{
+		"chain": func(in rxgo.Observable, opt rxgo.Option) rxgo.Observable {
+			return operators.Chain[int]{func(_ context.Context, v int) (int, bool, error) { return v, true, nil }}.Observable(in, opt)
+		},
+		"decode": func(in rxgo.Observable, opt rxgo.Option) rxgo.Observable {
+			return operators.Decode(in, func(v any) (int, error) { return v.(int), nil }, opt)
+		},
+		"throttle": func(in rxgo.Observable, opt rxgo.Option) rxgo.Observable {
+			return operators.Throttle(in, pass, nil, opt)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			up := make(chan rxgo.Item)
+			defer close(up) // ends the upstream, and the drain behind the operator
+			ctx, cancel := context.WithCancel(context.Background())
+			out := op(rxgo.FromChannel(up), rxgo.WithContext(ctx)).Observe()
+			cancel()
+			select {
+			case item, ok := <-out:
+				if ok {
+					t.Fatalf("unexpected item %v", item)
+				}
+			case <-time.After(stuck):
+				t.Fatal("the output did not complete when the context ended")
+			}
+		})
 	}
 }

@@ -17,9 +17,12 @@ type Codec interface {
 
 var (
 	// FastJSON is github.com/goccy/go-json, a drop-in replacement for
-	// encoding/json (same struct tags, same results) that decodes the
-	// trade-like messages of a market feed 3–4× faster. It is the default:
-	// decoding is most of a feed client's work.
+	// encoding/json (same struct tags, same results for valid input) that
+	// decodes the trade-like messages of a market feed 3–4× faster. It is
+	// the default: decoding is most of a feed client's work. Its errors are
+	// its own types, not *json.SyntaxError or *json.UnmarshalTypeError, and
+	// may name a different fault for the same bad input (truncated JSON can
+	// be reported as a type mismatch); use StdJSON to match on those.
 	FastJSON Codec = fastCodec{}
 	// StdJSON is encoding/json, for callers who want only the standard
 	// library: rxws.WithCodec(rxws.StdJSON).

@@ -552,6 +552,9 @@ func (sub *Subscription[T]) Next(ctx context.Context) (T, error) {
 	default:
 	}
 	var zero T
+	if sub.spent() {
+		return zero, io.EOF
+	}
 	select {
 	case v := <-sub.ch:
 		sub.took()
@@ -585,6 +588,18 @@ func (sub *Subscription[T]) Next(ctx context.Context) (T, error) {
 	}
 }
 
+// spent reports whether a Once subscription's one item was committed and has
+// been taken out of its buffer, so that nothing more will come.
+func (sub *Subscription[T]) spent() bool {
+	if !sub.once {
+		return false
+	}
+	sub.mu.Lock()
+	taken := sub.taken
+	sub.mu.Unlock()
+	return taken && len(sub.ch) == 0
+}
+
 // TryNext returns the next buffered item without waiting; ok is false when
 // there is none.
 func (sub *Subscription[T]) TryNext() (v T, ok bool) {
@@ -604,6 +619,9 @@ func (sub *Subscription[T]) TryNext() (v T, ok bool) {
 func (sub *Subscription[T]) NextOr(ctx context.Context, alt <-chan struct{}) (v T, ok bool, err error) {
 	if v, ok := sub.TryNext(); ok {
 		return v, true, nil
+	}
+	if sub.spent() {
+		return v, false, io.EOF
 	}
 	select {
 	case v = <-sub.ch:

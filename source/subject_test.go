@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/reactivex/rxgo/v2"
 	"github.com/rxpype/rxpype/source"
@@ -152,6 +154,43 @@ func TestOnceTakesExactlyOne(t *testing.T) {
 	once.Close()
 	all.Close()
 	s.Close(nil)
+}
+
+// After its one item a Once subscription is over: Next says io.EOF, and an
+// observer of it completes, while the Subject goes on.
+func TestOnceEndsAfterItsItem(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := source.NewSubject[int]()
+	defer s.Close(nil)
+	keep := s.Subscribe(source.Config{}) // so that the Subject has a reader after the Once ones leave
+	defer keep.Close()
+
+	once := s.Subscribe(source.Config{Once: true})
+	obs := s.Observable(source.Config{Once: true}, rxgo.WithContext(ctx)).Observe()
+	s2 := source.NewSubject[rxgo.Item]()
+	defer s2.Close(nil)
+	items := source.Items(s2, source.Config{Once: true}, rxgo.WithContext(ctx)).Observe()
+	publishAll(t, s, 1, 3)
+	if err := s2.Publish(ctx, rxgo.Of(1)); err != nil {
+		t.Fatal(err)
+	}
+
+	if v, err := once.Next(ctx); v != 1 || err != nil {
+		t.Fatalf("got %d, %v", v, err)
+	}
+	if v, err := once.Next(ctx); err != io.EOF {
+		t.Fatalf("second Next: got %d, %v; want io.EOF", v, err)
+	}
+	for name, ch := range map[string]<-chan rxgo.Item{"Observable": obs, "Items": items} {
+		var got []any
+		for it := range ch {
+			got = append(got, it.V)
+		}
+		if !reflect.DeepEqual(got, []any{1}) {
+			t.Fatalf("%s: got %v, want [1]", name, got)
+		}
+	}
 }
 
 func TestOnceWithCancelledContextKeepsACommittedItem(t *testing.T) {
