@@ -103,7 +103,14 @@ func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig, cl
 	}
 	log := c.logger()
 	log.Debug("rxws: dialling", "url", shown)
+	stop := context.AfterFunc(ctx, sd.abort)
 	ws, resp, err := d.DialContext(ctx, u.String(), cfg.headers)
+	if !stop() && err == nil {
+		// ctx ended as the handshake completed: the socket may have a
+		// deadline in the past already, and the caller wants out anyway.
+		_ = ws.Close()
+		ws, err = nil, ctx.Err()
+	}
 	if err != nil {
 		switch {
 		case resp != nil && err == websocket.ErrBadHandshake:

@@ -17,6 +17,10 @@ var (
 	// ErrAlreadyConnected is returned by Connect on a manager that is
 	// connected, connecting, or reconnecting after a loss.
 	ErrAlreadyConnected = errors.New("rxws: already connected")
+	// ErrDisconnected is wrapped by the error of a Connect that Disconnect
+	// (or Factory.Close) called meanwhile ended before it was done: the
+	// manager stays disconnected.
+	ErrDisconnected = errors.New("rxws: disconnected while connecting")
 	// ErrPingTimeout ends a connection whose peer sent nothing, not even a
 	// pong, within the ping timeout of a ping.
 	ErrPingTimeout = errors.New("rxws: ping timeout")

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,6 +170,73 @@ func TestHandshakeTimeoutOnSilentServer(t *testing.T) {
 	t.Log(err)
 	if msg := err.Error(); !strings.Contains(msg, srv.URL+"/feed") || strings.Contains(msg, "secret") {
 		t.Fatalf("message %q", msg)
+	}
+	if m.Connected() {
+		t.Fatal("connected")
+	}
+}
+
+// Disconnect while Connect waits for the handshake: Connect gives up with
+// ErrDisconnected, the manager stays disconnected, and a later Connect works.
+func TestDisconnectDuringConnect(t *testing.T) {
+	arrived := make(chan struct{})
+	var conns atomic.Int32
+	srv := testutil.NewRawServer(t, func(c *testutil.RawConn) {
+		if conns.Add(1) == 1 {
+			close(arrived)
+			<-c.Done() // the first client: never answered
+			return
+		}
+		if c.Upgrade() == nil {
+			_, _ = c.ReadUntilClose()
+		}
+	})
+	m := rxws.NewManager(nil)
+	done := make(chan error, 1)
+	go func() { done <- m.Connect(testCtx(t), srv.URL) }()
+	<-arrived
+	if err := m.Disconnect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	err := <-done
+	if !errors.Is(err, rxws.ErrDisconnected) || errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), srv.URL) {
+		t.Fatalf("Connect returned %v, want ErrDisconnected naming %s", err, srv.URL)
+	}
+	if m.Connected() {
+		t.Fatal("connected after Disconnect")
+	}
+	if err := m.Connect(testCtx(t), srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Disconnect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Connect's context ends while the server sits on the handshake: Connect
+// returns at once with the context's error (gorilla's dial alone would wait
+// for the handshake timeout: it watches only a context's deadline).
+func TestConnectCancelledDuringTheHandshake(t *testing.T) {
+	arrived := make(chan struct{})
+	var once sync.Once
+	srv := testutil.NewRawServer(t, func(c *testutil.RawConn) {
+		once.Do(func() { close(arrived) })
+		<-c.Done() // never answers
+	})
+	m := rxws.NewManager(nil)
+	// No deadline: gorilla would use it as the handshake's.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Connect(ctx, srv.URL, rxws.WithHandshakeTimeout(time.Hour)) }()
+	<-arrived
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Connect returned %v, want context.Canceled", err)
+		}
+	case <-testCtx(t).Done():
+		t.Fatal("Connect did not return when its context was cancelled")
 	}
 	if m.Connected() {
 		t.Fatal("connected")

@@ -30,12 +30,15 @@ type Manager struct {
 	mu         sync.Mutex
 	sess       *session
 	connecting bool
-	msgs       *source.Subject[rxgo.Item]
-	lastErr    error          // how the last session ended
-	subs       []subscription // requests passed to Subscribe, in order
-	outage     chan struct{}  // non-nil while reconnecting; closed when it ends
-	endLife    context.CancelFunc
-	retries    sync.WaitGroup // reconnect goroutines
+	// abortConnect ends the dial of the Connect in flight; Disconnect
+	// calls it and sets it to nil, which tells Connect to give up.
+	abortConnect context.CancelFunc
+	msgs         *source.Subject[rxgo.Item]
+	lastErr      error          // how the last session ended
+	subs         []subscription // requests passed to Subscribe, in order
+	outage       chan struct{}  // non-nil while reconnecting; closed when it ends
+	endLife      context.CancelFunc
+	retries      sync.WaitGroup // reconnect goroutines
 
 	states *source.Subject[State]
 
@@ -67,8 +70,9 @@ func NewManager(conn *Connection, opts ...Option) *Manager {
 // ErrAlreadyConnected if the manager is connected, connecting or
 // reconnecting, with an
 // error wrapping ErrBadURL for a URL that is not ws:// or wss://, with a
-// *HandshakeError if the server refuses the upgrade, and with ctx's error
-// if ctx ends first.
+// *HandshakeError if the server refuses the upgrade, with ctx's error if
+// ctx ends first, and with an error wrapping ErrDisconnected if Disconnect
+// is called before it is done.
 func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption) error {
 	m.mu.Lock()
 	if m.sess != nil || m.connecting || m.outage != nil {
@@ -76,14 +80,26 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 		return ErrAlreadyConnected
 	}
 	m.connecting = true
+	dialCtx, abort := context.WithCancel(ctx)
+	defer abort()
+	m.abortConnect = abort
 	m.mu.Unlock()
 
 	m.emit(State{Kind: StateConnecting})
 	cfg := newConnectConfig(opts)
-	ws, sock, err := m.conn.dial(ctx, url, cfg, m.cfg.clock)
+	ws, sock, err := m.conn.dial(dialCtx, url, cfg, m.cfg.clock)
 
 	m.mu.Lock()
 	m.connecting = false
+	disconnected := m.abortConnect == nil
+	m.abortConnect = nil
+	if disconnected && (err == nil || errors.Is(err, context.Canceled) && ctx.Err() == nil) {
+		if err == nil {
+			_ = m.conn.close(ws)
+		}
+		_, shown, _ := parseURL(url)
+		err = fmt.Errorf("rxws: connect to %s: %w", shown, ErrDisconnected)
+	}
 	if err != nil {
 		m.mu.Unlock()
 		m.emit(State{Kind: StateDisconnected, Cause: err})
@@ -108,13 +124,18 @@ func (m *Manager) Connected() bool {
 
 // Disconnect sends a normal close frame (1000), waits briefly for the peer's
 // close frame, closes the socket and waits until every goroutine of the
-// connection has ended. Observers of Messages and IterMessages complete
+// connection has ended. A Connect in flight gives up, with an error
+// wrapping ErrDisconnected, and leaves the manager disconnected. Observers of Messages and IterMessages complete
 // without an error. It is a no-op on a manager that is not connected, so it
 // is safe to call twice. It returns ctx's error if ctx ends first; the
 // connection is closed either way.
 func (m *Manager) Disconnect(ctx context.Context) error {
 	m.mu.Lock()
 	s := m.sess
+	if m.abortConnect != nil { // a Connect in flight gives up
+		m.abortConnect()
+		m.abortConnect = nil
+	}
 	if m.endLife != nil {
 		// No reconnect from here on. Under m.mu, so that a reconnect whose
 		// dial has just succeeded either installed its session before

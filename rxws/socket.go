@@ -3,6 +3,7 @@ package rxws
 import (
 	"context"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/rxpype/rxpype/clock"
@@ -39,7 +40,10 @@ func (s *socket) Read(p []byte) (int, error) {
 // socket it made, so that the session can read its readAt.
 type socketDialer struct {
 	clock clock.Clock
-	sock  *socket
+
+	mu      sync.Mutex
+	sock    *socket
+	aborted bool
 }
 
 func (d *socketDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -48,6 +52,27 @@ func (d *socketDialer) dial(ctx context.Context, network, addr string) (net.Conn
 	if err != nil {
 		return nil, err
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.aborted { // a deadline set now would be replaced by gorilla's
+		_ = c.Close()
+		return nil, context.Canceled
+	}
 	d.sock = &socket{Conn: c, clock: d.clock}
 	return d.sock, nil
 }
+
+// abort makes the handshake's reads and writes on the socket fail at once.
+// gorilla's dial ends at its context's deadline but not when the context is
+// cancelled, so Connect calls abort then.
+func (d *socketDialer) abort() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.aborted = true
+	if d.sock != nil {
+		_ = d.sock.SetDeadline(longAgo)
+	}
+}
+
+// longAgo is a deadline in the past: I/O with it fails at once.
+var longAgo = time.Unix(1, 0)
