@@ -29,10 +29,10 @@ type liveness struct {
 	mu      sync.Mutex
 	pongDue *clock.Timer // fires pingTimeout after the oldest unanswered ping
 	armed   bool
-	pings   []int64 // UnixNano of pings written and not yet known answered, oldest first
+	pings   []int64 // pings written and not yet known answered, oldest first (Manager.now)
 
 	msgDue  *clock.Timer
-	started int64       // UnixNano of the session's start: the message timeout's first mark
+	started int64       // the session's start (Manager.now): the message timeout's first mark
 	parked  atomic.Bool // the reader waits for a subscriber instead of reading
 	// sawParked: the message timeout last found the reader parked. The
 	// reader has gone back to reading since, at a time nobody noted.
@@ -44,7 +44,7 @@ type liveness struct {
 func (s *session) startLiveness() {
 	l := &s.live
 	l.clock = s.m.cfg.clock
-	l.started = l.clock.Now().UnixNano()
+	l.started = s.m.now()
 	if d := s.cfg.messageTimeout; d > 0 {
 		l.msgDue = l.clock.AfterFunc(d, s.messageDue)
 	}
@@ -108,7 +108,7 @@ func (s *session) pingWritten() {
 	if d <= 0 {
 		return
 	}
-	now := l.clock.Now().UnixNano()
+	now := s.m.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if s.ctx.Err() != nil {
@@ -135,7 +135,7 @@ func (s *session) pongDue() {
 	l := &s.live
 	d := int64(s.cfg.pingTimeout)
 	act := s.m.lastActivity()
-	now := l.clock.Now().UnixNano()
+	now := s.m.now()
 	l.mu.Lock()
 	l.armed = false
 	if l.parked.Load() {
@@ -187,7 +187,7 @@ func (s *session) messageDue() {
 		l.msgDue.Reset(d)
 		return
 	}
-	if l.clock.Now().UnixNano()-max(l.started, s.m.lastRecv.Load()) < int64(d) {
+	if s.m.now()-max(l.started, s.m.lastRecv.Load()) < int64(d) {
 		return // a data frame came in as the timer fired, and re-armed it
 	}
 	s.stop(fmt.Errorf("%w: no data frame from %s for %v", ErrMessageTimeout, s.url, d))
@@ -196,7 +196,7 @@ func (s *session) messageDue() {
 // LastActivity is the clock's time of the last frame of any kind received
 // (data, ping or pong), or the zero time before the first. Compared with
 // LastRecvTime it tells a quiet feed (pongs, no data) from a dead one.
-func (m *Manager) LastActivity() time.Time { return unixOrZero(m.lastActivity()) }
+func (m *Manager) LastActivity() time.Time { return m.timeAt(m.lastActivity()) }
 
 // lastActivity is the later of the last data frame and the last control
 // frame: data frames store only the first, to save a store per message.

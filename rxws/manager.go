@@ -42,7 +42,12 @@ type Manager struct {
 
 	states *source.Subject[State]
 
-	lastRecv atomic.Int64 // clock's UnixNano of the last data frame; unset is math.MinInt64
+	// epoch is the clock's time at NewManager. The times the manager keeps
+	// are nanoseconds since it, so that comparing them uses the monotonic
+	// clock: a step of the wall clock (NTP, a VM resumed) cannot stop or
+	// stretch a timeout.
+	epoch    time.Time
+	lastRecv atomic.Int64 // since epoch, of the last data frame; unset is math.MinInt64
 	lastAct  atomic.Int64 // the same for any frame
 }
 
@@ -55,6 +60,7 @@ func NewManager(conn *Connection, opts ...Option) *Manager {
 	}
 	conn.useLogger(cfg.logger)
 	m := &Manager{cfg: cfg, conn: conn, msgs: source.NewSubject[rxgo.Item](), states: source.NewSubject[State]()}
+	m.epoch = cfg.clock.Now()
 	m.lastRecv.Store(math.MinInt64)
 	m.lastAct.Store(math.MinInt64)
 	for _, p := range cfg.post {
@@ -351,14 +357,23 @@ func (m *Manager) Receive(ctx context.Context) (*Response, error) {
 
 // LastRecvTime is the Received time of the last data frame read (the
 // clock's time when its bytes came off the socket), or the zero time before
-// the first.
-func (m *Manager) LastRecvTime() time.Time { return unixOrZero(m.lastRecv.Load()) }
+// the first. It is kept as time since NewManager on the monotonic clock, so
+// after a step of the wall clock its wall reading is off by the step, while
+// time.Since(m.LastRecvTime()) stays right.
+func (m *Manager) LastRecvTime() time.Time { return m.timeAt(m.lastRecv.Load()) }
 
-func unixOrZero(n int64) time.Time {
+// sinceEpoch is t as the manager keeps times: nanoseconds since its epoch.
+func (m *Manager) sinceEpoch(t time.Time) int64 { return int64(t.Sub(m.epoch)) }
+
+// now is the clock's now as the manager keeps times.
+func (m *Manager) now() int64 { return m.sinceEpoch(m.cfg.clock.Now()) }
+
+// timeAt turns a kept time back into a time.Time; unset is the zero time.
+func (m *Manager) timeAt(n int64) time.Time {
 	if n == math.MinInt64 {
 		return time.Time{}
 	}
-	return time.Unix(0, n)
+	return m.epoch.Add(time.Duration(n))
 }
 
 // current returns the live session once it is ready (its subscriptions sent

@@ -379,8 +379,7 @@ func (s *session) readOne() (rxgo.Item, bool, error) {
 		return rxgo.Item{}, false, readError(s.url, s.cfg.readLimit, err)
 	}
 	now := s.sock.readAt
-	n := now.UnixNano()
-	s.m.lastRecv.Store(n) // LastActivity takes the later of this and lastAct
+	s.m.lastRecv.Store(s.m.sinceEpoch(now)) // LastActivity takes the later of this and lastAct
 	s.dataRead()
 	resp := &Response{kind: KindText, raw: data, at: now, codec: s.m.cfg.codec}
 	if mt == websocket.BinaryMessage {
@@ -406,13 +405,13 @@ func (s *session) readOne() (rxgo.Item, bool, error) {
 }
 
 func (s *session) onPong(string) error {
-	s.m.lastAct.Store(s.m.cfg.clock.Now().UnixNano())
+	s.m.lastAct.Store(s.m.now())
 	return nil
 }
 
 // onPing answers the peer's ping as gorilla's default handler does.
 func (s *session) onPing(data string) error {
-	s.m.lastAct.Store(s.m.cfg.clock.Now().UnixNano())
+	s.m.lastAct.Store(s.m.now())
 	err := s.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.cfg.writeTimeout))
 	if err == websocket.ErrCloseSent {
 		return nil
