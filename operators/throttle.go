@@ -41,16 +41,10 @@ func Throttle(in rxgo.Observable, acquire func(ctx context.Context, item any) er
 	onErr func(item any, err error) any, opts ...rxgo.Option) rxgo.Observable {
 	return rxobs.New(func(obsOpts ...rxgo.Option) <-chan rxgo.Item {
 		all := append(append([]rxgo.Option{}, opts...), obsOpts...)
-		// The pipeline's context is known only inside rxgo's goroutine: wait
-		// there for in to be observed with it.
-		observed := make(chan struct{})
-		out := rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
-			up := in.Observe(rxgo.WithContext(ctx))
-			close(observed)
+		up := in.Observe(rxgo.WithContext(rxobs.ContextOf(all)))
+		return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
 			throttle(ctx, up, next, acquire, onErr)
 		}}, all...).Observe()
-		<-observed
-		return out
 	})
 }
 

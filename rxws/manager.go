@@ -131,9 +131,9 @@ func (m *Manager) Connected() bool {
 // Disconnect sends a normal close frame (1000), waits briefly for the peer's
 // close frame, closes the socket and waits until every goroutine of the
 // connection has ended. A Connect in flight gives up, with an error
-// wrapping ErrDisconnected, and leaves the manager disconnected. Observers of Messages and IterMessages complete
-// without an error. It is a no-op on a manager that is not connected, so it
-// is safe to call twice. It returns ctx's error if ctx ends first; the
+// wrapping ErrDisconnected, and leaves the manager disconnected. Observers
+// of Messages and IterMessages complete without an error. It is a no-op on
+// a manager that is not connected, so it is safe to call twice. It returns ctx's error if ctx ends first; the
 // connection is closed either way.
 func (m *Manager) Disconnect(ctx context.Context) error {
 	m.mu.Lock()

@@ -39,7 +39,7 @@ func Items(s *Subject[rxgo.Item], cfg Config, opts ...rxgo.Option) rxgo.Observab
 		return observableOf(&subjectIterable[rxgo.Item]{subj: s, cfg: cfg, opts: opts, item: func(it rxgo.Item) rxgo.Item { return it }})
 	}
 	return observableOf(rxobs.ObserveFunc(func(o ...rxgo.Option) <-chan rxgo.Item {
-		ctx := contextOf(append(append([]rxgo.Option{}, opts...), o...))
+		ctx := rxobs.ContextOf(append(append([]rxgo.Option{}, opts...), o...))
 		sub := s.subscribe(cfg, func(sub *Subscription[rxgo.Item]) {
 			sub.direct = true
 			sub.errItem = rxgo.Error
@@ -49,16 +49,6 @@ func Items(s *Subject[rxgo.Item], cfg Config, opts ...rxgo.Option) rxgo.Observab
 		})
 		return sub.ch
 	}))
-}
-
-// contextOf returns the context rxgo builds from opts. rxgo keeps it
-// unexported, so a producer that returns at once is asked for it; this
-// costs a short-lived goroutine per Observe, not per item.
-func contextOf(opts []rxgo.Option) context.Context {
-	got := make(chan context.Context, 1)
-	for range rxgo.Defer([]rxgo.Producer{func(ctx context.Context, _ chan<- rxgo.Item) { got <- ctx }}, opts...).Observe() {
-	}
-	return <-got
 }
 
 type subjectIterable[T any] struct {

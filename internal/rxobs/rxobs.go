@@ -68,3 +68,13 @@ func New(observe ObserveFunc) rxgo.Observable {
 	(*observableImpl)(unsafe.Pointer(o)).iterable = observe
 	return o
 }
+
+// ContextOf returns the context rxgo builds from opts. rxgo keeps it
+// unexported, so a producer that returns at once is asked for it; this
+// costs a short-lived goroutine per Observe, not per item.
+func ContextOf(opts []rxgo.Option) context.Context {
+	got := make(chan context.Context, 1)
+	for range rxgo.Defer([]rxgo.Producer{func(ctx context.Context, _ chan<- rxgo.Item) { got <- ctx }}, opts...).Observe() {
+	}
+	return <-got
+}
