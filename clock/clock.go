@@ -7,7 +7,7 @@
 // handshake, a frame's write, Disconnect's wait for the close frame) are
 // wall time, so that a stopped mock clock never leaves them hanging.
 // Production code uses New, the wall clock; tests use NewMock and move time
-// forward with Mock.Add, so nothing in a test sleeps.
+// forward with Mock.Add, so that no test sleeps to wait for a timer.
 //
 // The types are those of github.com/benbjohnson/clock, re-exported so that
 // callers need import only this package.
@@ -22,7 +22,19 @@ import (
 type Clock = bclock.Clock
 
 // Mock is a Clock that moves only when told to (Add, Set). Timers due at or
-// before the new time fire, in order, during the call that moves it.
+// before the new time fire, in order, during the call that moves it: a
+// Timer's or Ticker's channel is sent the time, and an AfterFunc's function
+// is started in a goroutine of its own, which the call does not wait for
+// (it pauses about a millisecond after each timer, which is usually long
+// enough). So a test waits for what the function does, not for Add to
+// return.
+//
+// Two ways it differs from the real clock, both from
+// github.com/benbjohnson/clock: a timer set to fire at or before the mock's
+// current time (AfterFunc(0, f), Reset(0)) fires at the next Add or Set, not
+// at once; and a Timer's channel holds one value, so resetting a Timer that
+// fired while nobody read C blocks the next Add (and with it the Mock):
+// drain C before Reset, as with time.Timer before Go 1.23.
 type Mock = bclock.Mock
 
 // Timer is a single event from a Clock.

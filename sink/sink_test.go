@@ -89,3 +89,46 @@ func TestPullWritesUntilEOF(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// With items and the context's end both ready, select would pick either:
+// Drain must still write nothing once ctx has ended.
+func TestDrainWritesNothingAfterTheContextEnded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	writes := 0
+	for range 100 { // each item would be written with probability 1/2
+		ch := make(chan rxgo.Item, 100)
+		for i := range 100 {
+			ch <- rxgo.Of(i)
+		}
+		close(ch)
+		err := sink.Drain(ctx, rxgo.FromChannel(ch), func(any) error { writes++; return nil }, func(any, error) {})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Drain returned %v, want context.Canceled", err)
+		}
+	}
+	if writes != 0 {
+		t.Fatalf("Drain wrote %d item(s) after ctx had ended", writes)
+	}
+}
+
+// Pull leaves ctx to next, as documented: what next still returns after
+// ctx ends is written, and Pull ends with next's error.
+func TestPullWritesWhatNextReturnsAfterTheContextEnded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	backlog := []int{1, 2, 3}
+	next := func(ctx context.Context) (int, error) {
+		if len(backlog) == 0 {
+			return 0, ctx.Err()
+		}
+		v := backlog[0]
+		backlog = backlog[1:]
+		return v, nil
+	}
+	var written []int
+	err := sink.Pull(ctx, next, func(v int) error { written = append(written, v); return nil }, func(int, error) {})
+	if !errors.Is(err, context.Canceled) || !reflect.DeepEqual(written, []int{1, 2, 3}) {
+		t.Fatalf("Pull = %v, wrote %v; want context.Canceled after 1 2 3", err, written)
+	}
+}

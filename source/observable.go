@@ -43,10 +43,8 @@ func Items(s *Subject[rxgo.Item], cfg Config, opts ...rxgo.Option) rxgo.Observab
 		sub := s.subscribe(cfg, func(sub *Subscription[rxgo.Item]) {
 			sub.direct = true
 			sub.errItem = rxgo.Error
-			if ctx.Done() != nil {
-				sub.stopCtx = context.AfterFunc(ctx, sub.Close)
-			}
 		})
+		sub.hook(ctx)
 		return sub.ch
 	}))
 }

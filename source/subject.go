@@ -450,7 +450,7 @@ type Subscription[T any] struct {
 	enq        atomic.Uint64
 	evicted    atomic.Uint64
 	errItem    func(error) T
-	stopCtx    func() bool
+	stopCtx    func() bool // under sendMu: ends the observer's context hook (see hook)
 	finishOnce sync.Once
 	meterOnce  sync.Once
 }
@@ -647,14 +647,10 @@ func (sub *Subscription[T]) Close() {
 		close(sub.left)
 		sub.subj.remove(sub)
 		if sub.direct {
-			if sub.stopCtx != nil {
-				sub.stopCtx()
-			}
 			sub.meterOnce.Do(func() { sub.meterDelivered(sub.enq.Load() - sub.evicted.Load() - uint64(len(sub.ch))) })
 			sub.sendMu.Lock()
 			if !sub.chClosed && !sub.terminal {
-				close(sub.ch)
-				sub.chClosed = true
+				sub.closeLocked()
 			}
 			sub.sendMu.Unlock()
 		}
@@ -680,9 +676,6 @@ func (sub *Subscription[T]) sent() {
 // waits for room or for the observer to leave.
 func (sub *Subscription[T]) finish(err error) {
 	sub.finishOnce.Do(func() {
-		if sub.stopCtx != nil {
-			sub.stopCtx()
-		}
 		sub.meterOnce.Do(func() { sub.meterDelivered(sub.enq.Load() - sub.evicted.Load()) })
 		sub.sendMu.Lock()
 		defer sub.sendMu.Unlock()
@@ -693,13 +686,14 @@ func (sub *Subscription[T]) finish(err error) {
 			select {
 			case sub.ch <- sub.errItem(err):
 			default:
+				// The context hook stays: an observer that leaves
+				// instead of reading releases this goroutine.
 				sub.terminal = true
 				go sub.deliverTerminal(err)
 				return
 			}
 		}
-		close(sub.ch)
-		sub.chClosed = true
+		sub.closeLocked()
 	})
 }
 
@@ -709,9 +703,38 @@ func (sub *Subscription[T]) deliverTerminal(err error) {
 	case <-sub.left:
 	}
 	sub.sendMu.Lock()
+	sub.closeLocked()
+	sub.sendMu.Unlock()
+}
+
+// closeLocked closes a direct subscription's channel, under sendMu. Once
+// it is closed the observer's context has nothing left to end, so its hook
+// goes too: a long-lived context does not collect one per stream.
+func (sub *Subscription[T]) closeLocked() {
 	close(sub.ch)
 	sub.chClosed = true
-	sub.sendMu.Unlock()
+	if sub.stopCtx != nil {
+		sub.stopCtx()
+		sub.stopCtx = nil
+	}
+}
+
+// hook closes a direct subscription when ctx ends. It is set up after the
+// subscription has joined, so that a ctx that has already ended cannot
+// close it before: Close would then find nothing to remove, and leave a
+// closed subscriber counted in the Subject.
+func (sub *Subscription[T]) hook(ctx context.Context) {
+	if ctx.Done() == nil {
+		return
+	}
+	stop := context.AfterFunc(ctx, sub.Close)
+	sub.sendMu.Lock()
+	defer sub.sendMu.Unlock()
+	if sub.chClosed {
+		stop()
+		return
+	}
+	sub.stopCtx = stop
 }
 
 func (sub *Subscription[T]) meterDelivered(n uint64) {

@@ -470,3 +470,43 @@ func TestNextOrTakesTheItemOrTheAlternative(t *testing.T) {
 		t.Fatal("NextOr with a done context and a closed subject returned no error")
 	}
 }
+
+// An observer whose context has already ended gets a closed channel and
+// leaves nothing behind in the Subject: its hook is set up only after it
+// has joined, so the Close it causes has a subscriber to remove.
+func TestItemsWithAnEndedContextLeavesNoSubscriber(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 5000 {
+		s := source.NewSubject[rxgo.Item]()
+		for range source.Items(s, source.Config{}, rxgo.WithContext(ctx)).Observe() {
+		}
+		if n := s.Subscribers(); n != 0 {
+			t.Fatalf("iteration %d: %d subscriber(s) still attached after the observer's context ended", i, n)
+		}
+		if n, _ := s.Streaming(); n != 0 {
+			t.Fatalf("iteration %d: Streaming() = %d, want 0", i, n)
+		}
+	}
+}
+
+// The Subject ends with an error while the observer's buffer is full: the
+// error item waits in a goroutine, and the observer's context ending must
+// still release it, as it releases any observer that stops reading.
+func TestItemsErrorOnAFullBufferIsReleasedByTheContext(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := source.NewSubject[rxgo.Item]()
+	ch := source.Items(s, source.Config{Buffer: 1}, rxgo.WithContext(ctx)).Observe()
+	if err := s.Publish(context.Background(), rxgo.Of(1)); err != nil { // fills the buffer
+		t.Fatal(err)
+	}
+	s.Close(errors.New("connection lost"))
+	cancel() // the observer leaves without reading
+	err := goleak.Find(before)
+	for range ch { // so that TestMain's check reports this test only
+	}
+	if err != nil {
+		t.Fatalf("the observer's context ended but the error item still waits: %v", err)
+	}
+}

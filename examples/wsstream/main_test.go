@@ -176,10 +176,7 @@ func TestHandshakeRefused(t *testing.T) {
 }
 
 func TestConnectionRefused(t *testing.T) {
-	srv := testutil.NewServer(t, nil)
-	url := srv.URL
-	srv.Close() // nothing listens on the port now
-	code, _, errs := wsstream(t, nil, "-url", url)
+	code, _, errs := wsstream(t, nil, "-url", testutil.RefusedURL(t))
 	if code != 1 || !strings.Contains(errs, "cannot connect") {
 		t.Fatalf("exit %d, stderr %q; want 1 and cannot connect", code, errs)
 	}

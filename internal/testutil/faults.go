@@ -243,9 +243,9 @@ func (c *RawConn) WriteClose(code uint16, reason string) error {
 
 // RawFrame is one frame a RawConn read from the client, unmasked.
 type RawFrame struct {
-	Fin     bool
-	Op      int // websocket.TextMessage, CloseMessage, ...
-	Payload []byte
+	Fin     bool   // the frame ends its message
+	Op      int    // websocket.TextMessage, CloseMessage, ...
+	Payload []byte // unmasked
 }
 
 // Code is the close code of a close frame, or 0.

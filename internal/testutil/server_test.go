@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"syscall"
 	"testing"
 	"time"
 
@@ -448,4 +449,12 @@ func TestHandlerReturnAfterClientGone(t *testing.T) {
 	ws.Close()
 	<-s.Conn(0).Done()
 	s.Close()
+}
+
+func TestRefusedURLRefuses(t *testing.T) {
+	u := testutil.RefusedURL(t)
+	_, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial %s: %v, want connection refused", u, err)
+	}
 }
