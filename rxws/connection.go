@@ -117,6 +117,10 @@ func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig, cl
 			err = handshakeError(shown, resp)
 		case ctx.Err() != nil:
 			err = fmt.Errorf("rxws: dial %s: %w", shown, ctx.Err())
+		case deadlinePassed(ctx):
+			// The socket's deadline is ctx's, and it can pass a moment
+			// before ctx's own timer ends ctx: still ctx's doing.
+			err = fmt.Errorf("rxws: dial %s: %w", shown, context.DeadlineExceeded)
 		default:
 			err = dialError(shown, u.Hostname(), cfg.handshakeTimeout, err)
 		}
@@ -129,6 +133,11 @@ func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig, cl
 	c.ws, c.url, c.cfg = ws, shown, cfg
 	c.mu.Unlock()
 	return ws, sd.sock, nil
+}
+
+func deadlinePassed(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func handshakeError(shown string, resp *http.Response) error {

@@ -1,6 +1,8 @@
 package rxws_test
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/reactivex/rxgo/v2"
@@ -113,5 +115,32 @@ func TestWithDataIsWhatDataReturns(t *testing.T) {
 	}
 	if m, ok := r.Data().(map[string]any); !ok || m["px"] != "2" {
 		t.Errorf("the original's Data = %v, want the decoded payload", r.Data())
+	}
+}
+
+// goccy/go-json alone decodes these without an error, into zeros: a corrupt
+// feed message would become a zero price. The default codec refuses them,
+// with encoding/json's error, as Data calls them text.
+func TestDecodeOfInvalidJSONFails(t *testing.T) {
+	bad := []string{`{"qty":-}`, `{"price":1.}`, `{"price":2,"extra":{"q":}}`, `{"qty":1`, ``}
+	var msgs [][]byte
+	for _, b := range bad {
+		msgs = append(msgs, []byte(b))
+	}
+	_, m := connect(t, testutil.Stream(msgs))
+	for _, b := range bad {
+		r := receive(t, m)
+		if s, ok := r.Data().(string); !ok || s != b {
+			t.Fatalf("Data of %q: %#v, want the string (not valid JSON)", b, r.Data())
+		}
+		var v struct {
+			Price float64 `json:"price"`
+			Qty   int     `json:"qty"`
+		}
+		err := r.Decode(&v)
+		var se *json.SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("Decode(%q) = %v (decoded %+v), want a *json.SyntaxError", b, err, v)
+		}
 	}
 }

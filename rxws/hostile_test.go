@@ -243,6 +243,36 @@ func TestConnectCancelledDuringTheHandshake(t *testing.T) {
 	}
 }
 
+// pastDeadline is a context whose deadline has passed but whose own timer
+// has not yet ended it: the moment in which the socket's deadline (ctx's)
+// can fire first.
+type pastDeadline struct{ context.Context }
+
+func (pastDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// A Connect whose ctx deadline passes fails with ctx's error, whichever of
+// ctx's timer and the socket's deadline (the same instant) fires first, not
+// with a handshake timeout that was never reached.
+func TestConnectPastItsDeadlineFailsWithTheContextsError(t *testing.T) {
+	srv := testutil.NewServer(t, testutil.Hold)
+	err := rxws.NewManager(nil).Connect(pastDeadline{context.Background()}, srv.URL)
+	var te *rxws.TimeoutError
+	if !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) {
+		t.Fatalf("Connect = %v, want context.DeadlineExceeded and no *TimeoutError", err)
+	}
+	for i := range 100 { // real deadlines, racing the handshake
+		m := rxws.NewManager(nil)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%30)*100*time.Microsecond)
+		err := m.Connect(ctx, srv.URL)
+		cancel()
+		if err == nil {
+			_ = m.Disconnect(context.Background())
+		} else if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Connect %d: %v, want context.DeadlineExceeded", i, err)
+		}
+	}
+}
+
 func TestHandshakeRefused(t *testing.T) {
 	srv := testutil.NewServer(t, testutil.Echo)
 	long := strings.Repeat("x", 2000)
@@ -412,5 +442,104 @@ func TestInvalidUTF8TextFrameIsDelivered(t *testing.T) {
 	}
 	if r := w.next(); r.Data() != "still here" {
 		t.Fatalf("got %v", r)
+	}
+}
+
+// The server closes while the client is sending. gorilla answers the close
+// at once, and a Send written after that fails with ErrCloseSent: the
+// stream must still end with the server's close (its code and reason, or no
+// error for 1000), not with a 1006 made of that refused write.
+func TestPeerCloseWhileSendingKeepsTheCloseCode(t *testing.T) {
+	for _, code := range []int{4001, websocket.CloseNormalClosure} {
+		for i := range 50 {
+			srv := testutil.NewServer(t, func(c *testutil.Conn) {
+				if _, err := c.Recv(context.Background()); err == nil {
+					_ = c.CloseWith(code, "bye")
+				}
+			})
+			m, w := connectTo(t, srv.URL, nil)
+			sent := make(chan struct{})
+			go func() {
+				defer close(sent)
+				for m.Send(testCtx(t), rxws.TextRequest("tick")) == nil {
+				}
+			}()
+			var end error
+			for it := range w.items {
+				if it.E != nil {
+					end = it.E
+				}
+			}
+			<-sent
+			if code == websocket.CloseNormalClosure {
+				if end != nil {
+					t.Fatalf("close %d, run %d: the stream ended with %v", code, i, end)
+				}
+			} else if ce := closeErr(t, end, code); ce.Reason != "bye" {
+				t.Fatalf("close %d, run %d: reason %q", code, i, ce.Reason)
+			}
+			_ = m.Disconnect(context.Background())
+			srv.Close()
+		}
+	}
+}
+
+// Sends racing Disconnect: once its close frame is out, the rest are
+// refused (ErrNotConnected), but the socket stays open until the close
+// handshake ends, so every frame whose Send returned nil reaches the server.
+// Closing it at the first refused write made the kernel reset the
+// connection, and the server lose frames it had not read yet.
+func TestSendsRacingDisconnectLoseNoWrittenFrame(t *testing.T) {
+	srv := testutil.NewServer(t, testutil.Echo)
+	for trial := range 20 {
+		m := rxws.NewManager(nil)
+		if err := m.Connect(testCtx(t), srv.URL); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var ok []string
+		var wg sync.WaitGroup
+		started := make(chan struct{}, 4)
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					p := fmt.Sprintf("t%d-g%d-%d", trial, g, i)
+					if err := m.Send(testCtx(t), rxws.TextRequest(p)); err != nil {
+						if !errors.Is(err, rxws.ErrNotConnected) {
+							t.Errorf("send after Disconnect: %v, want ErrNotConnected", err)
+						}
+						return
+					}
+					mu.Lock()
+					ok = append(ok, p)
+					mu.Unlock()
+					if i == 20 {
+						started <- struct{}{}
+					}
+				}
+			}()
+		}
+		for range 4 {
+			<-started
+		}
+		if err := m.Disconnect(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		c := srv.Conn(trial)
+		<-c.Done()
+		got := map[string]bool{}
+		for _, f := range c.Frames() {
+			if f.IsData() {
+				got[string(f.Data)] = true
+			}
+		}
+		for _, p := range ok {
+			if !got[p] {
+				t.Fatalf("trial %d: %q was sent (Send returned nil) but the server never got it; the server saw %v", trial, p, c.Err())
+			}
+		}
 	}
 }

@@ -165,6 +165,11 @@ func (s *session) dataRead() {
 	l := &s.live
 	if l.msgDue != nil {
 		l.msgDue.Reset(s.cfg.messageTimeout)
+		// Reading again, and the timer now gives a whole timeout of it:
+		// a park before this needs no second grace.
+		if l.sawParked.Load() {
+			l.sawParked.Store(false)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package rxws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -10,6 +11,18 @@ import (
 	"github.com/rxpype/rxpype/clock"
 	"github.com/rxpype/rxpype/internal/testutil"
 )
+
+// until yields (it does not sleep) until ok, failing the test if ctx ends
+// first: for states that no event announces.
+func until(t *testing.T, ctx context.Context, what string, ok func() bool) {
+	t.Helper()
+	for !ok() {
+		if ctx.Err() != nil {
+			t.Fatalf("never: %s", what)
+		}
+		runtime.Gosched()
+	}
+}
 
 // A reader that waited a long time for a subscriber has not been reading:
 // the message timeout must not count that wait as the peer's silence, even
@@ -30,12 +43,7 @@ func TestMessageTimeoutCountsReadingTimeAfterAPark(t *testing.T) {
 	m.mu.Unlock()
 	parked := func(want bool) {
 		t.Helper()
-		for s.live.parked.Load() != want {
-			if ctx.Err() != nil {
-				t.Fatalf("the reader never became parked=%v", want)
-			}
-			runtime.Gosched()
-		}
+		until(t, ctx, fmt.Sprintf("parked=%v", want), func() bool { return s.live.parked.Load() == want })
 	}
 
 	c, err := srv.WaitConn(ctx, 0)
@@ -58,5 +66,55 @@ func TestMessageTimeoutCountsReadingTimeAfterAPark(t *testing.T) {
 	<-s.done
 	if err := s.cause; !errors.Is(err, ErrMessageTimeout) {
 		t.Fatalf("ended with %v", err)
+	}
+}
+
+// The grace a park earns (above) must not outlive the first data frame read
+// after it: that frame re-arms the timer for a whole timeout of reading, so
+// a silence of one timeout after it ends the connection, not two.
+func TestParkGraceEndsWithTheFirstDataFrameAfterIt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	mock := clock.NewMock()
+	srv := testutil.NewServer(t, testutil.Hold)
+	m := NewManager(nil, WithClock(mock))
+	const d = 30 * time.Second
+	if err := m.Connect(ctx, srv.URL, WithMessageTimeout(d)); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = m.Disconnect(context.Background()) }()
+	m.mu.Lock()
+	s := m.sess
+	m.mu.Unlock()
+	spin := func(what string, ok func() bool) {
+		t.Helper()
+		until(t, ctx, what, ok)
+	}
+	c, err := srv.WaitConn(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SendText("a") // nobody listens: the reader holds it, parked
+	spin("parked", s.live.parked.Load)
+	mock.Add(d) // t=30s: the timer finds the reader parked
+	spin("sawParked", s.live.sawParked.Load)
+	if r, err := m.Receive(ctx); err != nil || string(r.Bytes()) != "a" {
+		t.Fatalf("receive: %v %v", r, err)
+	}
+	mock.Add(5 * time.Second) // t=35s: a fresh data frame, read while reading
+	_ = c.SendText("b")
+	if r, err := m.Receive(ctx); err != nil || string(r.Bytes()) != "b" {
+		t.Fatalf("receive: %v %v", r, err)
+	}
+	spin("reading again", func() bool { return !s.live.parked.Load() })
+	mock.Add(d) // t=65s: 30s of silence after "b", 35s of reading since the park
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		t.Fatalf("no data frame for %v after the last one, yet still connected at %v (LastRecvTime %v)",
+			d, mock.Now().Sub(time.Unix(0, 0)), m.LastRecvTime().Sub(time.Unix(0, 0)))
+	}
+	if !errors.Is(s.cause, ErrMessageTimeout) {
+		t.Fatalf("ended with %v", s.cause)
 	}
 }

@@ -451,6 +451,21 @@ var errSkipped = errors.New("rxws: send cancelled before it was written")
 
 // send puts e through the pipeline and waits for its outcome.
 func (s *session) send(ctx context.Context, e *envelope) error {
+	err := s.sendOnce(ctx, e)
+	if err == errClosing {
+		// Not written: the session ends once the close handshake is
+		// over, and then the next connection, if any, takes it.
+		select {
+		case <-s.ctx.Done():
+			return errSessionGone
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return err
+}
+
+func (s *session) sendOnce(ctx context.Context, e *envelope) error {
 	if err := ctx.Err(); err != nil {
 		return err // Publish, with room, does not look at ctx: nothing must be written
 	}
@@ -484,6 +499,10 @@ func (s *session) send(ctx context.Context, e *envelope) error {
 // errSessionGone tells Manager.deliver that the session ended without
 // writing the frame, so the next connection may take it.
 var errSessionGone = errors.New("rxws: connection ended before the frame was written")
+
+// errClosing is write's word for a frame refused because a close frame has
+// gone out (Disconnect's, or the answer to the peer's): nothing was written.
+var errClosing = errors.New("rxws: the close handshake has begun")
 
 // writeLoop is the send pipeline: Subject → pre-processors and auth →
 // throttle → the single writer, fused into one goroutine. The stages are an
@@ -612,6 +631,15 @@ func (s *session) write(e *envelope) error {
 		s.pingWritten()
 	}
 	if err := write(s.ws, s.cfg.writeTimeout, e.mt, e.data); err != nil {
+		if errors.Is(err, websocket.ErrCloseSent) {
+			// The socket is sound and the reader is finishing the close
+			// handshake, which ends the session with its true cause (the
+			// peer's close code). Stopping here would report a write error
+			// instead, and close the socket under frames still unread in
+			// either direction: the kernel would reset the connection and
+			// the peer lose frames whose Send had returned nil.
+			return errClosing
+		}
 		err = fmt.Errorf("rxws: write to %s: %w", s.url, err)
 		s.stop(err) // a failed write leaves the stream in an unknown state
 		return err
