@@ -50,9 +50,9 @@ func TestDecodeSharedAmongObservers(t *testing.T) {
 	srv, m := connect(t, testutil.Hold)
 	ctx := testCtx(t)
 	// Three observers: from three on, a message's decode is shared.
-	a := m.Messages(rxgo.WithContext(ctx)).Observe()
-	b := m.Messages(rxgo.WithContext(ctx)).Observe()
-	third := m.Messages(rxgo.WithContext(ctx)).Observe()
+	a := m.Messages().Observe(rxgo.WithContext(ctx))
+	b := m.Messages().Observe(rxgo.WithContext(ctx))
+	third := m.Messages().Observe(rxgo.WithContext(ctx))
 	c, _ := srv.WaitConn(ctx, 0)
 	_ = c.SendText(`{"px":"1.5","qty":3,"seq":[1,2],"meta":{"A":true},"tags":["x","y"]}`)
 	ra := (<-a).V.(*rxws.Response)

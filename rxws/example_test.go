@@ -78,7 +78,7 @@ func ExampleManager_Messages() {
 	defer cancel()
 	m := rxws.NewManager(nil)
 	// Observe before Connect: the observer sees the stream from its start.
-	trades := m.Messages(rxgo.WithContext(ctx)).Observe()
+	trades := m.Messages().Observe(rxgo.WithContext(ctx))
 	if err := m.Connect(ctx, wsURL(srv)); err != nil {
 		fmt.Println(err)
 		return

@@ -180,7 +180,7 @@ func TestFanoutDropOldestSubscriberNeverSlowsTheOthers(t *testing.T) {
 	defer slowStop()
 
 	observers := []<-chan rxgo.Item{
-		m.Messages(rxgo.WithContext(ctx)).Observe(),
+		m.Messages().Observe(rxgo.WithContext(ctx)),
 		m.MessagesWith([]rxws.StreamOption{rxws.WithName("big"), rxws.WithBuffer(4096)}, rxgo.WithContext(ctx)).Observe(),
 		m.MessagesWith([]rxws.StreamOption{rxws.WithName("chan")}, rxgo.WithContext(ctx), rxgo.WithBufferedChannel(512)).Observe(),
 	}
@@ -266,7 +266,7 @@ func TestFanoutBlockHoldsTheReaderUntilReleased(t *testing.T) {
 	reached := make(chan struct{}, 2)
 	results := make(chan fanResult, 2)
 	for i := range counts {
-		ch := m.Messages(rxgo.WithContext(ctx)).Observe()
+		ch := m.Messages().Observe(rxgo.WithContext(ctx))
 		go func() {
 			n := 0
 			var err error
@@ -360,7 +360,7 @@ func TestFanoutLateJoinSeesMessagesFromWhenItJoined(t *testing.T) {
 	})
 	m := rxws.NewManager(nil)
 	ctx := testCtx(t)
-	early := m.Messages(rxgo.WithContext(ctx)).Observe() // before Connect: the next connection's stream
+	early := m.Messages().Observe(rxgo.WithContext(ctx)) // before Connect: the next connection's stream
 	if err := m.Connect(ctx, srv.URL); err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func TestFanoutLateJoinSeesMessagesFromWhenItJoined(t *testing.T) {
 	// With one subscriber, its having message half-1 means the reader has
 	// published it and now waits for the server's next frame.
 	await(t, ctx, m, reached, "the first half")
-	late := m.Messages(rxgo.WithContext(ctx)).Observe()
+	late := m.Messages().Observe(rxgo.WithContext(ctx))
 	close(more)
 	var seqs []int
 	for item := range late {
@@ -638,7 +638,7 @@ func TestGoroutinesPerConnectionAndSubscriber(t *testing.T) {
 
 	base, before := runtime.NumGoroutine(), goleak.IgnoreCurrent()
 	obsCtx, cancel := context.WithCancel(ctx)
-	_ = m.Messages(rxgo.WithContext(obsCtx)).Observe()
+	_ = m.Messages().Observe(rxgo.WithContext(obsCtx))
 	yieldAll() // Observe asks rxgo for its context with a goroutine that ends at once
 	oneObserver := runtime.NumGoroutine() - base
 	_ = m.Messages().Map(func(_ context.Context, v any) (any, error) { return v, nil }).Observe(rxgo.WithContext(obsCtx))

@@ -297,10 +297,11 @@ func (m *Manager) emit(st State) {
 //
 // The Observable belongs to the connection current (or next) at the call.
 // Each observer has a lossless buffer of source.DefaultBuffer messages; pass
-// rxgo.WithContext and cancel it to leave, or the observer holds the reader
-// once its buffer is full.
-func (m *Manager) Messages(opts ...rxgo.Option) rxgo.Observable {
-	return m.MessagesWith(nil, opts...)
+// rxgo.WithContext to Observe and cancel it to leave, or the observer holds
+// the reader once its buffer is full. MessagesWith takes other buffers and
+// policies.
+func (m *Manager) Messages() rxgo.Observable {
+	return m.MessagesWith(nil)
 }
 
 // IterMessages yields every message received from the start of the

@@ -378,11 +378,11 @@ func TestTwoObserversSeeEveryMessage(t *testing.T) {
 	srv := testutil.NewServer(t, testutil.Stream(msgs))
 	m := rxws.NewManager(nil)
 	ctx := testCtx(t)
-	obs := m.Messages(rxgo.WithContext(ctx))
+	obs := m.Messages()
 	var wg sync.WaitGroup
 	counts := make([]int, 2)
 	for k := range counts {
-		ch := obs.Observe()
+		ch := obs.Observe(rxgo.WithContext(ctx))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

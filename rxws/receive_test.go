@@ -179,7 +179,7 @@ func TestObserverJoiningInPullModeGetsEverything(t *testing.T) {
 
 // observe subscribes a Messages observer now, bounded by ctx.
 func observe(ctx context.Context, m *rxws.Manager) <-chan rxgo.Item {
-	return m.Messages(rxgoCtx(ctx)).Observe()
+	return m.Messages().Observe(rxgoCtx(ctx))
 }
 
 // Receive calls running together in pull mode each get a message and

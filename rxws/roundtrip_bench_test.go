@@ -81,7 +81,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			m := rxws.NewManager(nil, benchPost())
 			octx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			items := m.Messages(rxgoCtx(octx)).Observe()
+			items := m.Messages().Observe(rxgoCtx(octx))
 			if client == "receive" {
 				cancel() // no observer: Receive reads for itself
 				for range items {

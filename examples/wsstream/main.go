@@ -244,7 +244,7 @@ func stream(ctx context.Context, m *rxws.Manager, o options, stdout io.Writer, l
 	// are seen, even from a server that closes at once.
 	msgCtx, stopMsgs := context.WithCancel(ctx)
 	defer stopMsgs()
-	msgs := m.Messages(rxgo.WithContext(msgCtx)).Observe()
+	msgs := m.Messages().Observe(rxgo.WithContext(msgCtx))
 
 	// disconnect closes normally (a no-op if the server has closed) and
 	// waits until the observer has left.
