@@ -30,8 +30,9 @@ var (
 	// ErrClosed matches every *CloseError: the connection ended, by a close
 	// frame or because it broke.
 	ErrClosed = errors.New("rxws: connection closed")
-	// ErrBadURL is wrapped by Connect's error for a URL that is not a
-	// ws:// or wss:// URL.
+	// ErrBadURL is wrapped by Connect's error for a URL that cannot be
+	// parsed, is not ws:// or wss://, has no host, or carries a user and
+	// password (gorilla would not send them; use WithHeaders).
 	ErrBadURL = errors.New("rxws: bad URL")
 	// ErrNoAuth fails a send with AuthRequired on a manager without an Auth.
 	ErrNoAuth = errors.New("rxws: request requires auth and the manager has no Auth")

@@ -113,7 +113,7 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 	}
 	var life context.Context
 	life, m.endLife = context.WithCancel(context.Background())
-	s := m.start(ws, sock, cfg, url, life)
+	s := m.start(ws, sock, cfg, url, life, 0)
 	close(s.ready)
 	m.sess = s
 	m.mu.Unlock()
@@ -132,9 +132,11 @@ func (m *Manager) Connected() bool {
 // close frame, closes the socket and waits until every goroutine of the
 // connection has ended. A Connect in flight gives up, with an error
 // wrapping ErrDisconnected, and leaves the manager disconnected. Observers
-// of Messages and IterMessages complete without an error. It is a no-op on
-// a manager that is not connected, so it is safe to call twice. It returns ctx's error if ctx ends first; the
-// connection is closed either way.
+// of Messages and IterMessages complete without an error; those set up
+// while no connection had been made wait for the next Connect (cancel
+// their context to leave). It is a no-op on a manager that is not
+// connected, so it is safe to call twice. It returns ctx's error if ctx
+// ends first; the connection is closed either way.
 func (m *Manager) Disconnect(ctx context.Context) error {
 	m.mu.Lock()
 	s := m.sess
@@ -485,7 +487,7 @@ func (m *Manager) reconnect(prev *session, cause error) {
 	defer m.retries.Done()
 	life, cfg, b := prev.life, prev.cfg, *prev.cfg.reconnect
 	since := m.cfg.clock.Now()
-	for attempt := 1; ; attempt++ {
+	for attempt := b.firstAttempt(prev); ; attempt++ {
 		if b.MaxAttempts > 0 && attempt > b.MaxAttempts {
 			m.mu.Lock()
 			if life.Err() == nil {
@@ -514,7 +516,7 @@ func (m *Manager) reconnect(prev *session, cause error) {
 			_ = m.conn.close(ws)
 			return
 		}
-		s := m.start(ws, sock, cfg, prev.rawURL, life)
+		s := m.start(ws, sock, cfg, prev.rawURL, life, attempt)
 		m.sess = s
 		close(m.outage) // waiting sends move on to wait for s.ready
 		m.outage = nil

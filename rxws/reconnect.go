@@ -11,13 +11,39 @@ import (
 // Backoff is a reconnect policy: exponential backoff with full jitter.
 // Its zero value is usable: every zero field takes the default noted.
 type Backoff struct {
-	Initial     time.Duration // the first wait's ceiling; default 500 ms
-	Max         time.Duration // the largest ceiling; default 30 s
-	Multiplier  float64       // growth per attempt; default 2
-	MaxAttempts int           // failed dials before giving up; 0 means never give up
+	Initial    time.Duration // the first wait's ceiling; default 500 ms
+	Max        time.Duration // the largest ceiling; default 30 s
+	Multiplier float64       // growth per attempt; default 2
+	// MaxAttempts is how many dials in a row may fail, or give connections
+	// that do not last MinUptime, before giving up; 0 means never give up.
+	MaxAttempts int
+	// MinUptime is how long a connection must stay up for the next loss to
+	// start again from attempt 1; default 5 s. A loss sooner goes on
+	// counting, so the waits keep growing (and MaxAttempts is reached)
+	// against a server that accepts the handshake and then drops, as one
+	// that rejects an API key with a close frame does. Negative: every
+	// connection starts the count again.
+	MinUptime time.Duration
 	// Jitter picks the wait from its ceiling. nil is full jitter: uniform in
 	// [0, ceiling]. Tests pass NoJitter for exact waits.
 	Jitter func(ceiling time.Duration) time.Duration
+}
+
+// DefaultMinUptime is Backoff.MinUptime's default.
+const DefaultMinUptime = 5 * time.Second
+
+// firstAttempt is the number of the first dial after prev was lost: 1, or
+// the count carried on when prev itself came from a reconnect and did not
+// last MinUptime on the manager's clock.
+func (b Backoff) firstAttempt(prev *session) int {
+	minUp := b.MinUptime
+	if minUp == 0 {
+		minUp = DefaultMinUptime
+	}
+	if prev.attempt > 0 && prev.m.now()-prev.began < int64(minUp) {
+		return prev.attempt + 1
+	}
+	return 1
 }
 
 // NoJitter waits the full ceiling each time.
@@ -64,9 +90,9 @@ var ErrGaveUp = errors.New("rxws: gave up reconnecting")
 
 // GaveUpError ends the stream when the reconnect policy's attempts are spent.
 type GaveUpError struct {
-	URL      string
-	Attempts int
-	Last     error // the last attempt's error
+	URL      string // the server, without query or credentials
+	Attempts int    // Backoff.MaxAttempts
+	Last     error  // the last attempt's error
 }
 
 // Error names the server, the attempts made and the last one's error.
@@ -115,7 +141,8 @@ type State struct {
 	Kind StateKind
 	At   time.Time // the clock's time of the change
 	URL  string    // the server, without query or credentials
-	// Attempt counts dials since the loss, from 1 (StateReconnecting).
+	// Attempt counts dials since the loss, from 1 (StateReconnecting); a
+	// loss within Backoff.MinUptime of a reconnect goes on from its count.
 	Attempt int
 	// Wait is the backoff before this attempt (StateReconnecting).
 	Wait time.Duration

@@ -246,6 +246,73 @@ func TestGivingUpEndsTheStreamWithATypedError(t *testing.T) {
 	}
 }
 
+// A server that accepts every handshake and then closes at once (an API key
+// refused with a close frame) is a failing server: the waits keep growing
+// and MaxAttempts is reached, with the server's close as the last error.
+func TestAServerThatDropsEachNewConnectionIsBackedOffAndGivenUpOn(t *testing.T) {
+	b := exactBackoff
+	b.MaxAttempts = 3
+	r := newReconnectRig(t, b)
+	ctx := testCtx(t)
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+		c, err := r.srv.WaitConn(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.CloseWith(4001, "invalid api key")
+		st := r.next(t, rxws.StateReconnecting)
+		if st.Attempt != i+1 || st.Wait != want {
+			t.Fatalf("after connection %d lasted no time: %v, want attempt %d in %v", i, st, i+1, want)
+		}
+		r.mock.Add(st.Wait)
+	}
+	c, err := r.srv.WaitConn(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.CloseWith(4001, "invalid api key")
+	err = <-r.end
+	var ge *rxws.GaveUpError
+	var ce *rxws.CloseError
+	if !errors.As(err, &ge) || ge.Attempts != 3 || !errors.As(err, &ce) || ce.Code != 4001 {
+		t.Fatalf("stream ended with %v, want a *GaveUpError after 3 attempts, the last a close 4001", err)
+	}
+	if n := r.srv.Attempts(); n != 4 {
+		t.Fatalf("%d dials, want 4 (Connect and 3 attempts)", n)
+	}
+}
+
+// A connection that lasted Backoff.MinUptime ends an outage: the next loss
+// starts again from attempt 1.
+func TestAConnectionThatLastedStartsTheAttemptsAgain(t *testing.T) {
+	r := newReconnectRig(t, exactBackoff)
+	ctx := testCtx(t)
+	c0, _ := r.srv.WaitConn(ctx, 0)
+	c0.Drop()
+	r.mock.Add(r.next(t, rxws.StateReconnecting).Wait)
+	c1, err := r.srv.WaitConn(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.next(t, rxws.StateConnected)
+	r.mock.Add(rxws.DefaultMinUptime - time.Nanosecond)
+	c1.Drop()
+	if st := r.next(t, rxws.StateReconnecting); st.Attempt != 2 {
+		t.Fatalf("lost just short of MinUptime: %v, want attempt 2", st)
+	}
+	r.mock.Add(2 * time.Second)
+	c2, err := r.srv.WaitConn(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.next(t, rxws.StateConnected)
+	r.mock.Add(rxws.DefaultMinUptime)
+	c2.Drop()
+	if st := r.next(t, rxws.StateReconnecting); st.Attempt != 1 || st.Wait != time.Second {
+		t.Fatalf("lost after MinUptime: %v, want attempt 1 in 1s", st)
+	}
+}
+
 func TestDisconnectDuringBackoffStopsAtOnce(t *testing.T) {
 	r := newReconnectRig(t, exactBackoff)
 	c0, _ := r.srv.WaitConn(testCtx(t), 0)

@@ -18,14 +18,16 @@ import (
 // session is one connection's life: its reader, its send pipeline and its
 // timers, all ended together by stop.
 type session struct {
-	m      *Manager
-	ws     *websocket.Conn
-	sock   *socket // under ws: its readAt is a message's Received time
-	url    string  // redacted
-	rawURL string  // for redialling
-	cfg    connectConfig
-	life   context.Context // from Connect to Disconnect, across reconnects
-	ready  chan struct{}   // closed once subscriptions are replayed
+	m       *Manager
+	attempt int   // the reconnect attempt that made it; 0: Connect
+	began   int64 // Manager.now at its start
+	ws      *websocket.Conn
+	sock    *socket // under ws: its readAt is a message's Received time
+	url     string  // redacted
+	rawURL  string  // for redialling
+	cfg     connectConfig
+	life    context.Context // from Connect to Disconnect, across reconnects
+	ready   chan struct{}   // closed once subscriptions are replayed
 
 	ctx    context.Context // ends when the session stops
 	cancel context.CancelFunc
@@ -71,9 +73,12 @@ type session struct {
 }
 
 // start runs a session on ws. The caller holds m.mu.
-func (m *Manager) start(ws *websocket.Conn, sock *socket, cfg connectConfig, rawURL string, life context.Context) *session {
+// attempt is the reconnect attempt that dialled ws, 0 for Connect's dial.
+func (m *Manager) start(ws *websocket.Conn, sock *socket, cfg connectConfig, rawURL string, life context.Context, attempt int) *session {
 	s := &session{
 		m:          m,
+		attempt:    attempt,
+		began:      m.now(),
 		ws:         ws,
 		sock:       sock,
 		url:        m.conn.URL(),

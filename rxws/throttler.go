@@ -47,8 +47,8 @@ type RateLimit struct {
 // LinkedLimit names another RateLimit that a request also charges, with its
 // own weight there (less than 1 means 1, networkpype's default).
 type LinkedLimit struct {
-	LimitID string
-	Weight  int
+	LimitID string // a RateLimit's LimitID
+	Weight  int    // charged to it; less than 1 means 1
 }
 
 // ThrottlerOption configures NewThrottler.

@@ -1,6 +1,7 @@
 // Command liveness shows a dead connection being found by the clock: an
-// embedded server sends a few messages and then stalls (it stops reading,
-// so it answers no pings). Auto ping notices within the ping timeout.
+// embedded server sends a few messages and then stalls (it stops writing
+// and answers no pings, as a hung peer behind a live TCP connection would).
+// Auto ping notices within the ping timeout.
 //
 //	go run ./examples/liveness
 package main
@@ -42,11 +43,12 @@ func main() {
 	for resp, err := range m.IterMessages(ctx) {
 		if err != nil {
 			fmt.Println(at(), "stream ended:", err)
-			if errors.Is(err, rxws.ErrPingTimeout) {
-				fmt.Printf("%s dead connection detected; last data at %s, last frame of any kind at %s\n", at(),
-					fmt.Sprintf("t=%5.2fs", m.LastRecvTime().Sub(start).Seconds()),
-					fmt.Sprintf("t=%5.2fs", m.LastActivity().Sub(start).Seconds()))
+			if !errors.Is(err, rxws.ErrPingTimeout) {
+				log.Fatalf("the stream ended, but not by the ping timeout: %v", err)
 			}
+			fmt.Printf("%s dead connection detected; last data at %s, last frame of any kind at %s\n", at(),
+				fmt.Sprintf("t=%5.2fs", m.LastRecvTime().Sub(start).Seconds()),
+				fmt.Sprintf("t=%5.2fs", m.LastActivity().Sub(start).Seconds()))
 			break
 		}
 		fmt.Println(at(), "message:", resp.Data())
@@ -56,8 +58,8 @@ func main() {
 	}
 }
 
-// startServer sends five messages 100 ms apart, then stalls: it neither
-// writes nor reads, so the client's pings go unanswered.
+// startServer sends five messages 100 ms apart, then stalls: it writes
+// nothing more and leaves the client's pings unanswered.
 func startServer() (string, func()) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -35,11 +35,14 @@
 // or lowercase hex with -binary hex. Connection state changes and errors go
 // to stderr, prefixed with "wsstream: ".
 //
-// Exit status: 0 after -count messages or when the server closes the
-// connection normally (code 1000); 1 when connecting fails (refused
-// handshake, network error), the server closes with any other code, the
-// connection breaks, or a subscription cannot be sent; 2 for bad flags or a
-// bad URL; 130 when interrupted (SIGINT or SIGTERM).
+// Exit status: 0 after -count messages, when the reader of stdout goes away
+// (wsstream ... | head), or when the server closes the connection normally
+// (code 1000; with -reconnect it dials again instead); 1 when connecting
+// fails (refused handshake, network error), the server closes with any
+// other code, the connection breaks, a subscription cannot be sent, or
+// stdout cannot be written; 2 for bad flags or a bad URL; 130 when
+// interrupted (SIGINT or SIGTERM). Every exit after connecting closes the
+// connection with a normal close frame first.
 package main
 
 import (
@@ -80,6 +83,10 @@ const stateDrainTimeout = 2 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Asked for, SIGPIPE no longer kills the process when the reader of
+	// stdout goes away (wsstream | head): the write fails with EPIPE, and
+	// run closes the connection properly.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -303,6 +310,9 @@ func stream(ctx context.Context, m *rxws.Manager, o options, stdout io.Writer, l
 		}
 		if _, err := fmt.Fprintln(stdout, format(resp, o.formatBin)); err != nil {
 			disconnect()
+			if errors.Is(err, syscall.EPIPE) { // its reader has had enough, as with -count
+				return exitOK, fmt.Sprintf("stdout closed after %d messages", n)
+			}
 			return exitFailure, fmt.Sprintf("cannot write to stdout: %v", err)
 		}
 		if n++; o.count > 0 && n == o.count {

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -317,5 +319,34 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if code, _, errs := wsstream(t, nil, "-h"); code != 0 || !strings.Contains(errs, "usage: wsstream") {
 		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage", code, errs)
+	}
+}
+
+// closedPipe is a stdout whose reader has gone, as after wsstream | head -1.
+type closedPipe struct{ writes int }
+
+func (p *closedPipe) Write(b []byte) (int, error) {
+	if p.writes++; p.writes > 1 {
+		return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
+	}
+	return len(b), nil
+}
+
+func TestStdoutClosedEndsWithANormalClose(t *testing.T) {
+	srv := testutil.NewServer(t, func(c *testutil.Conn) {
+		send(t, c, "1", "2", "3")
+		<-c.Done()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	var stderr bytes.Buffer
+	code := run(ctx, []string{"-url", srv.URL}, &closedPipe{}, &stderr)
+	if code != 0 || !strings.Contains(stderr.String(), "stdout closed after 1 messages") {
+		t.Fatalf("exit %d, stderr %q; want 0 and stdout closed", code, stderr.String())
+	}
+	c := srv.Conn(0)
+	<-c.Done()
+	if ce, ok := c.Err().(*websocket.CloseError); !ok || ce.Code != websocket.CloseNormalClosure {
+		t.Fatalf("the server saw %v, want a normal close", c.Err())
 	}
 }
