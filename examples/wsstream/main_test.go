@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -267,15 +268,20 @@ func TestPingFlagSendsPings(t *testing.T) {
 	}
 }
 
-// interruptOnWrite cancels the run once it has printed a message.
+// interruptOnWrite cancels the run once what it was written contains
+// after (at the first write, if after is empty).
 type interruptOnWrite struct {
 	bytes.Buffer
 	interrupt context.CancelFunc
+	after     string
 }
 
 func (w *interruptOnWrite) Write(p []byte) (int, error) {
-	defer w.interrupt()
-	return w.Buffer.Write(p)
+	n, err := w.Buffer.Write(p)
+	if strings.Contains(w.String(), w.after) {
+		w.interrupt()
+	}
+	return n, err
 }
 
 func TestInterrupted(t *testing.T) {
@@ -348,5 +354,63 @@ func TestStdoutClosedEndsWithANormalClose(t *testing.T) {
 	<-c.Done()
 	if ce, ok := c.Err().(*websocket.CloseError); !ok || ce.Code != websocket.CloseNormalClosure {
 		t.Fatalf("the server saw %v, want a normal close", c.Err())
+	}
+}
+
+func TestCompressFlagOffersDeflate(t *testing.T) {
+	srv := testutil.NewServer(t, func(c *testutil.Conn) {
+		send(t, c, c.Request().Header.Get("Sec-WebSocket-Extensions"))
+	})
+	code, out, _ := wsstream(t, nil, "-url", srv.URL, "-compress", "-count", "1")
+	if code != 0 || !strings.Contains(out, "permessage-deflate") {
+		t.Fatalf("exit %d, stdout %q; want 0 and the offer of permessage-deflate", code, out)
+	}
+}
+
+func TestReconnectNeedsTheFirstConnection(t *testing.T) {
+	srv := testutil.NewServer(t, nil)
+	srv.RefuseNext(1, 503, "busy")
+	code, _, errs := wsstream(t, nil, "-url", srv.URL, "-reconnect")
+	if code != 1 || !strings.Contains(errs, "cannot connect") {
+		t.Fatalf("exit %d, stderr %q; want 1 and cannot connect", code, errs)
+	}
+}
+
+func TestInterruptedWhileConnecting(t *testing.T) {
+	arrived := make(chan struct{})
+	var once sync.Once
+	srv := testutil.NewRawServer(t, func(c *testutil.RawConn) {
+		once.Do(func() { close(arrived) })
+		<-c.Done() // never answers the handshake
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	sigint, interrupt := context.WithCancel(ctx)
+	go func() {
+		<-arrived
+		interrupt()
+	}()
+	var stdout, stderr bytes.Buffer
+	code := run(sigint, []string{"-url", srv.URL}, &stdout, &stderr)
+	if code != 130 || !strings.Contains(stderr.String(), "interrupted while connecting") {
+		t.Fatalf("exit %d, stderr %q; want 130 and interrupted while connecting", code, stderr.String())
+	}
+}
+
+func TestInterruptedDuringAnOutage(t *testing.T) {
+	var srv *testutil.Server
+	srv = testutil.NewServer(t, func(c *testutil.Conn) {
+		srv.RefuseNext(1000, 503, "down") // every redial fails: the outage lasts
+		send(t, c, "one")
+		c.Drop()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	sigint, interrupt := context.WithCancel(ctx)
+	var stdout bytes.Buffer
+	stderr := &interruptOnWrite{interrupt: interrupt, after: "reconnecting (attempt 1"}
+	code := run(sigint, []string{"-url", srv.URL, "-reconnect"}, &stdout, stderr)
+	if code != 130 || stdout.String() != "one\n" || !strings.Contains(stderr.String(), "interrupted after 1 messages") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 130 after one message", code, stdout.String(), stderr.String())
 	}
 }
