@@ -202,6 +202,10 @@ func (m *Manager) Disconnect(ctx context.Context) error {
 // subscriptions to be sent again) until ctx ends, unless WithFailFast was
 // given. A send that the lost connection never wrote goes out once on the
 // next one; one that was being written when it broke fails with the error.
+// So does one that comes after a close frame went out (Disconnect's, or
+// the answer to the server's): it waits for the close handshake to end, at
+// most about a second, then goes on the next connection, or fails with
+// ErrNotConnected.
 func (m *Manager) Send(ctx context.Context, req Request) error {
 	// A copy per attempt: one whose session ended may have been changed by
 	// the pre-processors already.

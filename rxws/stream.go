@@ -71,7 +71,8 @@ func streamConfig(opts []StreamOption) source.Config {
 
 // MessagesWith is Messages with a configured subscriber: every Observe
 // attaches a new subscriber with opts's buffer size and overflow policy.
-// MessagesWith(nil, rxopts...) is Messages(rxopts...).
+// MessagesWith(nil) is Messages(); rxopts apply to every Observe, as if
+// given to it.
 //
 // An observer costs no goroutine: the channel it reads is its subscriber's
 // buffer, which the reader fills (rxgo.WithBufferedChannel does not apply
@@ -141,7 +142,7 @@ func (m *Manager) Stats() []StreamStats {
 // at the first failure, set StopOnError on JSONDecoder[T]().
 //
 // opts apply to the decode stage and flow upstream like rxgo operators'
-// options: give rxgo.WithContext here or to Messages, and cancel it.
+// options: give rxgo.WithContext here or to Observe, and cancel it.
 func DecodeJSON[T any](in rxgo.Observable, opts ...rxgo.Option) rxgo.Observable {
 	return JSONDecoder[T]().Observable(in, opts...)
 }

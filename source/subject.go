@@ -450,7 +450,8 @@ type Subscription[T any] struct {
 	enq        atomic.Uint64
 	evicted    atomic.Uint64
 	errItem    func(error) T
-	stopCtx    func() bool // under sendMu: ends the observer's context hook (see hook)
+	stopCtx    atomic.Pointer[func() bool] // ends the observer's context hook (see hook)
+	chDone     atomic.Bool                 // chClosed, for hook, which must not wait for sendMu
 	finishOnce sync.Once
 	meterOnce  sync.Once
 }
@@ -713,28 +714,33 @@ func (sub *Subscription[T]) deliverTerminal(err error) {
 func (sub *Subscription[T]) closeLocked() {
 	close(sub.ch)
 	sub.chClosed = true
-	if sub.stopCtx != nil {
-		sub.stopCtx()
-		sub.stopCtx = nil
+	sub.chDone.Store(true)
+	sub.unhook()
+}
+
+func (sub *Subscription[T]) unhook() {
+	if stop := sub.stopCtx.Swap(nil); stop != nil {
+		(*stop)()
 	}
 }
 
 // hook closes a direct subscription when ctx ends. It is set up after the
 // subscription has joined, so that a ctx that has already ended cannot
 // close it before: Close would then find nothing to remove, and leave a
-// closed subscriber counted in the Subject.
+// closed subscriber counted in the Subject. It takes no lock: a publisher
+// may already hold sendMu, waiting for room that only the observer, who
+// has not yet got its channel, can make.
 func (sub *Subscription[T]) hook(ctx context.Context) {
 	if ctx.Done() == nil {
 		return
 	}
 	stop := context.AfterFunc(ctx, sub.Close)
-	sub.sendMu.Lock()
-	defer sub.sendMu.Unlock()
-	if sub.chClosed {
-		stop()
-		return
+	sub.stopCtx.Store(&stop)
+	// closeLocked sets chDone before it unhooks: one of the two sees the
+	// other's store, so a hook set as the channel closes is still undone.
+	if sub.chDone.Load() {
+		sub.unhook()
 	}
-	sub.stopCtx = stop
 }
 
 func (sub *Subscription[T]) meterDelivered(n uint64) {

@@ -510,3 +510,36 @@ func TestItemsErrorOnAFullBufferIsReleasedByTheContext(t *testing.T) {
 		t.Fatalf("the observer's context ended but the error item still waits: %v", err)
 	}
 }
+
+// An observer joins while a publisher streams into it: the publisher may
+// reach it, find its (unbuffered) channel full and wait, before Observe has
+// returned the channel. Observe must not wait for that publisher.
+func TestItemsObserveDoesNotWaitForABlockedPublisher(t *testing.T) {
+	s := source.NewSubject[rxgo.Item]()
+	pubCtx, stopPub := context.WithCancel(context.Background())
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		for i := 0; pubCtx.Err() == nil; i++ {
+			_ = s.Publish(pubCtx, rxgo.Of(i))
+		}
+	}()
+	defer func() { stopPub(); <-pubDone }()
+	obs := source.Items(s, source.Config{Buffer: -1, Policy: source.Block})
+	testCtx, cancelTest := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancelTest()
+	for i := range 1000 {
+		ctx, cancel := context.WithCancel(context.Background())
+		got := make(chan (<-chan rxgo.Item), 1)
+		go func() { got <- obs.Observe(rxgo.WithContext(ctx)) }()
+		select {
+		case ch := <-got:
+			<-ch
+			cancel()
+		case <-testCtx.Done():
+			cancel()
+			<-got
+			t.Fatalf("iteration %d: Observe never returned", i)
+		}
+	}
+}
