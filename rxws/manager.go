@@ -37,8 +37,7 @@ type Manager struct {
 	lastErr      error          // how the last session ended
 	subs         []subscription // requests passed to Subscribe, in order
 	outage       chan struct{}  // non-nil while reconnecting; closed when it ends
-	endLife      context.CancelFunc
-	retries      sync.WaitGroup // reconnect goroutines
+	life         *lifetime      // the current Connect's, until the stream ends
 
 	states *source.Subject[State]
 
@@ -111,9 +110,9 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 		m.emit(State{Kind: StateDisconnected, Cause: err})
 		return err
 	}
-	var life context.Context
-	life, m.endLife = context.WithCancel(context.Background())
-	s := m.start(ws, sock, cfg, url, life, 0)
+	lt := newLifetime()
+	m.life = lt
+	s := m.start(ws, sock, cfg, url, lt, 0)
 	close(s.ready)
 	m.sess = s
 	m.mu.Unlock()
@@ -139,26 +138,23 @@ func (m *Manager) Connected() bool {
 // ends first; the connection is closed either way.
 func (m *Manager) Disconnect(ctx context.Context) error {
 	m.mu.Lock()
-	s := m.sess
+	s, lt := m.sess, m.life
 	if m.abortConnect != nil { // a Connect in flight gives up
 		m.abortConnect()
 		m.abortConnect = nil
 	}
-	if m.endLife != nil {
+	if lt != nil {
 		// No reconnect from here on. Under m.mu, so that a reconnect whose
 		// dial has just succeeded either installed its session before
 		// (s is it) or finds life ended and closes its connection.
-		m.endLife()
+		lt.end()
 	}
 	m.mu.Unlock()
 	if s == nil {
-		m.retries.Wait()
-		m.mu.Lock()
-		if m.outage != nil { // stopped during a backoff
-			m.finishLocked(nil)
+		if lt == nil {
+			return nil
 		}
-		m.mu.Unlock()
-		return nil
+		return lt.wait(ctx) // in an outage: its reconnect ends the stream
 	}
 	if s.planned.CompareAndSwap(false, true) {
 		s.quiet()
@@ -182,8 +178,41 @@ func (m *Manager) Disconnect(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	m.retries.Wait()
-	return nil
+	if lt == nil { // not reached: a session always has a lifetime
+		return nil
+	}
+	return lt.wait(ctx)
+}
+
+// lifetime is one Connect's span: across its reconnects, until Disconnect
+// or the stream's end. Disconnect waits for its reconnects only, not for
+// those of a Connect made after it.
+type lifetime struct {
+	ctx     context.Context
+	end     context.CancelFunc
+	retries sync.WaitGroup // its reconnect goroutines; none is added once ctx has ended
+}
+
+func newLifetime() *lifetime {
+	lt := &lifetime{}
+	lt.ctx, lt.end = context.WithCancel(context.Background())
+	return lt
+}
+
+// wait returns once the lifetime's reconnects have ended, or with ctx's
+// error. They end promptly once lt.ctx has: they wait on nothing else.
+func (lt *lifetime) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		lt.retries.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Send writes req and returns once the frame is written, or with the error
@@ -463,7 +492,7 @@ func (m *Manager) ended(s *session, err error) {
 		if m.outage == nil {
 			m.outage = make(chan struct{})
 		}
-		m.retries.Add(1)
+		s.lt.retries.Add(1)
 		go m.reconnect(s, cause)
 		return
 	}
@@ -478,17 +507,25 @@ func (m *Manager) finishLocked(err error) {
 		close(m.outage)
 		m.outage = nil
 	}
-	if m.endLife != nil {
-		m.endLife()
-		m.endLife = nil
+	if m.life != nil {
+		m.life.end()
+		m.life = nil
 	}
 	m.emit(State{Kind: StateDisconnected, Cause: err})
 }
 
 // reconnect dials again after prev was lost, waiting the backoff on the
-// clock, until it succeeds, gives up, or Disconnect ends prev.life.
+// clock, until it succeeds, gives up, or Disconnect ends prev.life; then
+// it ends the stream, which is in an outage with nobody else to end it.
 func (m *Manager) reconnect(prev *session, cause error) {
-	defer m.retries.Done()
+	defer prev.lt.retries.Done()
+	defer func() {
+		m.mu.Lock()
+		if prev.life.Err() != nil && m.life == prev.lt && m.sess == nil && m.outage != nil {
+			m.finishLocked(nil)
+		}
+		m.mu.Unlock()
+	}()
 	life, cfg, b := prev.life, prev.cfg, *prev.cfg.reconnect
 	since := m.cfg.clock.Now()
 	for attempt := b.firstAttempt(prev); ; attempt++ {
@@ -520,7 +557,7 @@ func (m *Manager) reconnect(prev *session, cause error) {
 			_ = m.conn.close(ws)
 			return
 		}
-		s := m.start(ws, sock, cfg, prev.rawURL, life, attempt)
+		s := m.start(ws, sock, cfg, prev.rawURL, prev.lt, attempt)
 		m.sess = s
 		close(m.outage) // waiting sends move on to wait for s.ready
 		m.outage = nil

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/rxpype/rxpype/clock"
 	"github.com/rxpype/rxpype/internal/testutil"
 	"github.com/rxpype/rxpype/rxws"
@@ -388,4 +390,85 @@ func TestStatesSequence(t *testing.T) {
 	if got := fmt.Sprint(st); got == "" {
 		t.Fatal("no String")
 	}
+}
+
+// sinceGate is a mock clock whose first Since call (the reconnect
+// goroutine's, manager.go:545, made after it installed its session and just
+// before it returns) waits for the test: it stands for the reconnect
+// goroutine being descheduled there.
+type sinceGate struct {
+	*clock.Mock
+	once    sync.Once
+	reached chan struct{}
+	open    chan struct{}
+}
+
+func (g *sinceGate) Since(t time.Time) time.Duration {
+	g.once.Do(func() { close(g.reached); <-g.open })
+	return g.Mock.Since(t)
+}
+
+// A Disconnect must not wait for the reconnect loop of a later Connect (it
+// did, on one WaitGroup for the manager: past its ctx, for ever with a
+// server that stays down, and at times with a WaitGroup misuse panic).
+func TestDisconnectWaitsOnlyForItsOwnReconnects(t *testing.T) {
+	ctx := testCtx(t)
+	g := &sinceGate{Mock: clock.NewMock(), reached: make(chan struct{}), open: make(chan struct{})}
+	srv := testutil.NewServer(t, testutil.Echo)
+	m := rxws.NewManager(nil, rxws.WithClock(g))
+	rc := rxws.WithReconnect(rxws.Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Jitter: rxws.NoJitter})
+	states := m.States(rxgoCtx(ctx)).Observe()
+	await := func(k rxws.StateKind) {
+		t.Helper()
+		for it := range states {
+			if it.V.(rxws.State).Kind == k {
+				return
+			}
+		}
+		t.Fatalf("no %v state", k)
+	}
+	closeConn := func(i int) {
+		t.Helper()
+		c, err := srv.WaitConn(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.CloseWith(websocket.CloseNormalClosure, "")
+	}
+
+	// Life 1: connect, lose the connection, reconnect (goroutine R1).
+	if err := m.Connect(ctx, srv.URL, rc); err != nil {
+		t.Fatal(err)
+	}
+	closeConn(0)
+	await(rxws.StateReconnecting) // R1's backoff timer is armed
+	g.Add(10 * time.Millisecond)
+	<-g.reached // R1 installed session 1 (conn 1) and is about to return
+
+	// A: Disconnect with a ctx. It ends life 1, closes session 1 and then
+	// waits in m.retries.Wait (manager.go:185), for R1 so far.
+	dctx, dcancel := context.WithTimeout(ctx, time.Second)
+	defer dcancel()
+	aDone := make(chan error, 1)
+	go func() { aDone <- m.Disconnect(dctx) }()
+	await(rxws.StateDisconnected) // session 1 ended: the manager is idle
+
+	// B: a new Connect (life 2) whose connection is lost: goroutine R2 waits
+	// its backoff on the mock clock, which nobody moves.
+	if err := m.Connect(ctx, srv.URL, rc); err != nil {
+		t.Fatalf("second Connect: %v", err)
+	}
+	closeConn(2)
+	await(rxws.StateReconnecting)
+
+	close(g.open) // R1 returns: nothing of life 1 is left
+	select {
+	case err := <-aDone:
+		t.Logf("first Disconnect returned %v", err)
+	case <-time.After(5 * time.Second): // a bound, 4 s past A's ctx
+		t.Errorf("Disconnect still blocked 4 s after its ctx ended: it waits in m.retries.Wait for R2, the reconnect loop of a later Connect")
+		_ = m.Disconnect(context.Background()) // ends life 2, and so R2 and A
+		t.Logf("first Disconnect returned %v once life 2 was ended", <-aDone)
+	}
+	_ = m.Disconnect(context.Background())
 }

@@ -27,6 +27,7 @@ type session struct {
 	rawURL  string  // for redialling
 	cfg     connectConfig
 	life    context.Context // from Connect to Disconnect, across reconnects
+	lt      *lifetime       // life's owner: Disconnect waits for its reconnects
 	ready   chan struct{}   // closed once subscriptions are replayed
 
 	ctx    context.Context // ends when the session stops
@@ -74,7 +75,7 @@ type session struct {
 
 // start runs a session on ws. The caller holds m.mu.
 // attempt is the reconnect attempt that dialled ws, 0 for Connect's dial.
-func (m *Manager) start(ws *websocket.Conn, sock *socket, cfg connectConfig, rawURL string, life context.Context, attempt int) *session {
+func (m *Manager) start(ws *websocket.Conn, sock *socket, cfg connectConfig, rawURL string, lt *lifetime, attempt int) *session {
 	s := &session{
 		m:          m,
 		attempt:    attempt,
@@ -84,7 +85,8 @@ func (m *Manager) start(ws *websocket.Conn, sock *socket, cfg connectConfig, raw
 		url:        m.conn.URL(),
 		rawURL:     rawURL,
 		cfg:        cfg,
-		life:       life,
+		life:       lt.ctx,
+		lt:         lt,
 		ready:      make(chan struct{}),
 		sends:      source.NewSubject[*envelope](),
 		msgs:       m.openStream(),
