@@ -515,8 +515,9 @@ func (m *Manager) finishLocked(err error) {
 }
 
 // reconnect dials again after prev was lost, waiting the backoff on the
-// clock, until it succeeds, gives up, or Disconnect ends prev.life; then
-// it ends the stream, which is in an outage with nobody else to end it.
+// clock, until it succeeds, gives up, or Disconnect ends prev.life. In the
+// last case it ends the stream itself: in an outage there is no session
+// whose end would.
 func (m *Manager) reconnect(prev *session, cause error) {
 	defer prev.lt.retries.Done()
 	defer func() {
