@@ -37,6 +37,10 @@ type liveness struct {
 	// sawParked: the message timeout last found the reader parked. The
 	// reader has gone back to reading since, at a time nobody noted.
 	sawParked atomic.Bool
+	// resumed: when the first data frame after such a park was read
+	// (Manager.now); it clears sawParked. A timer that fired just before
+	// must not judge the peer on that frame's stale socket-read time.
+	resumed atomic.Int64
 }
 
 // startLiveness arms the session's timers. It runs inside Connect, so that
@@ -168,6 +172,7 @@ func (s *session) dataRead() {
 		// Reading again, and the timer now gives a whole timeout of it:
 		// a park before this needs no second grace.
 		if l.sawParked.Load() {
+			l.resumed.Store(s.m.now())
 			l.sawParked.Store(false)
 		}
 	}
@@ -192,7 +197,7 @@ func (s *session) messageDue() {
 		l.msgDue.Reset(d)
 		return
 	}
-	if s.m.now()-max(l.started, s.m.lastRecv.Load()) < int64(d) {
+	if s.m.now()-max(l.started, s.m.lastRecv.Load(), l.resumed.Load()) < int64(d) {
 		return // a data frame came in as the timer fired, and re-armed it
 	}
 	s.stop(fmt.Errorf("%w: no data frame from %s for %v", ErrMessageTimeout, s.url, d))

@@ -24,31 +24,48 @@ func until(t *testing.T, ctx context.Context, what string, ok func() bool) {
 	}
 }
 
+// parkRig connects a manager with a mock clock and a message timeout of d
+// to a server that sends only what the test tells it to.
+type parkRig struct {
+	ctx  context.Context
+	mock *clock.Mock
+	m    *Manager
+	s    *session
+	c    *testutil.Conn
+}
+
+func newParkRig(t *testing.T, d time.Duration) *parkRig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	r := &parkRig{ctx: ctx, mock: clock.NewMock()}
+	srv := testutil.NewServer(t, testutil.Hold)
+	r.m = NewManager(nil, WithClock(r.mock))
+	if err := r.m.Connect(ctx, srv.URL, WithMessageTimeout(d)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.m.Disconnect(context.Background()) })
+	r.m.mu.Lock()
+	r.s = r.m.sess
+	r.m.mu.Unlock()
+	c, err := srv.WaitConn(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.c = c
+	return r
+}
+
 // A reader that waited a long time for a subscriber has not been reading:
 // the message timeout must not count that wait as the peer's silence, even
 // when it fires soon after the reader went back to reading and before any
 // new data came.
 func TestMessageTimeoutCountsReadingTimeAfterAPark(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	mock := clock.NewMock()
-	srv := testutil.NewServer(t, testutil.Hold)
-	m := NewManager(nil, WithClock(mock))
-	if err := m.Connect(ctx, srv.URL, WithMessageTimeout(30*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = m.Disconnect(context.Background()) }()
-	m.mu.Lock()
-	s := m.sess
-	m.mu.Unlock()
+	r := newParkRig(t, 30*time.Second)
+	ctx, mock, m, s, c := r.ctx, r.mock, r.m, r.s, r.c
 	parked := func(want bool) {
 		t.Helper()
 		until(t, ctx, fmt.Sprintf("parked=%v", want), func() bool { return s.live.parked.Load() == want })
-	}
-
-	c, err := srv.WaitConn(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
 	}
 	_ = c.SendText("a") // nobody listens: the reader reads it and waits
 	parked(true)
@@ -73,26 +90,12 @@ func TestMessageTimeoutCountsReadingTimeAfterAPark(t *testing.T) {
 // after it: that frame re-arms the timer for a whole timeout of reading, so
 // a silence of one timeout after it ends the connection, not two.
 func TestParkGraceEndsWithTheFirstDataFrameAfterIt(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	mock := clock.NewMock()
-	srv := testutil.NewServer(t, testutil.Hold)
-	m := NewManager(nil, WithClock(mock))
 	const d = 30 * time.Second
-	if err := m.Connect(ctx, srv.URL, WithMessageTimeout(d)); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = m.Disconnect(context.Background()) }()
-	m.mu.Lock()
-	s := m.sess
-	m.mu.Unlock()
+	r := newParkRig(t, d)
+	ctx, mock, m, s, c := r.ctx, r.mock, r.m, r.s, r.c
 	spin := func(what string, ok func() bool) {
 		t.Helper()
 		until(t, ctx, what, ok)
-	}
-	c, err := srv.WaitConn(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
 	}
 	_ = c.SendText("a") // nobody listens: the reader holds it, parked
 	spin("parked", s.live.parked.Load)
@@ -116,5 +119,32 @@ func TestParkGraceEndsWithTheFirstDataFrameAfterIt(t *testing.T) {
 	}
 	if !errors.Is(s.cause, ErrMessageTimeout) {
 		t.Fatalf("ended with %v", s.cause)
+	}
+}
+
+// The first data frame after a park clears the park's grace; a timer that
+// fired just before it, and whose function runs just after, must not judge
+// the peer on that frame's socket-read time, which predates the park.
+func TestATimerFiringAsTheReaderResumesDoesNotJudgeTheStaleFrame(t *testing.T) {
+	const d = 30 * time.Second
+	r := newParkRig(t, d)
+	ctx, mock, m, s, c := r.ctx, r.mock, r.m, r.s, r.c
+	_ = c.SendText("a") // read at 0s; nobody listens: the reader parks
+	until(t, ctx, "parked", s.live.parked.Load)
+	mock.Add(d) // the timer finds the reader parked
+	until(t, ctx, "sawParked", s.live.sawParked.Load)
+	if _, err := m.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "reading again", func() bool { return !s.live.parked.Load() })
+	// The interleaving, played by hand: the reader's first data frame since
+	// (dataRead), then the timer's function that had already fired.
+	s.dataRead()
+	s.messageDue()
+	if err := s.ctx.Err(); err != nil {
+		t.Fatalf("judged dead the moment it read again: %v", s.cause)
+	}
+	if !m.Connected() {
+		t.Fatal("disconnected")
 	}
 }
