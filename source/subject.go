@@ -445,13 +445,12 @@ type Subscription[T any] struct {
 	// sendMu keeps every send before that close.
 	direct     bool
 	sendMu     sync.Mutex
-	chClosed   bool // under sendMu
-	terminal   bool // under sendMu: a goroutine delivers the error item and closes
+	chClosed   atomic.Bool // set under sendMu; hook reads it without
+	terminal   bool        // under sendMu: a goroutine delivers the error item and closes
 	enq        atomic.Uint64
 	evicted    atomic.Uint64
 	errItem    func(error) T
 	stopCtx    atomic.Pointer[func() bool] // ends the observer's context hook (see hook)
-	chDone     atomic.Bool                 // chClosed, for hook, which must not wait for sendMu
 	finishOnce sync.Once
 	meterOnce  sync.Once
 }
@@ -480,7 +479,7 @@ func (sub *Subscription[T]) offer(ctx context.Context, v T, wait bool) error {
 	if sub.direct {
 		sub.sendMu.Lock()
 		defer sub.sendMu.Unlock()
-		if sub.chClosed || sub.terminal {
+		if sub.chClosed.Load() || sub.terminal {
 			return errLeft
 		}
 	}
@@ -650,7 +649,7 @@ func (sub *Subscription[T]) Close() {
 		if sub.direct {
 			sub.meterOnce.Do(func() { sub.meterDelivered(sub.enq.Load() - sub.evicted.Load() - uint64(len(sub.ch))) })
 			sub.sendMu.Lock()
-			if !sub.chClosed && !sub.terminal {
+			if !sub.chClosed.Load() && !sub.terminal {
 				sub.closeLocked()
 			}
 			sub.sendMu.Unlock()
@@ -680,7 +679,7 @@ func (sub *Subscription[T]) finish(err error) {
 		sub.meterOnce.Do(func() { sub.meterDelivered(sub.enq.Load() - sub.evicted.Load()) })
 		sub.sendMu.Lock()
 		defer sub.sendMu.Unlock()
-		if sub.chClosed {
+		if sub.chClosed.Load() {
 			return
 		}
 		if err != nil {
@@ -713,8 +712,7 @@ func (sub *Subscription[T]) deliverTerminal(err error) {
 // goes too: a long-lived context does not collect one per stream.
 func (sub *Subscription[T]) closeLocked() {
 	close(sub.ch)
-	sub.chClosed = true
-	sub.chDone.Store(true)
+	sub.chClosed.Store(true)
 	sub.unhook()
 }
 
@@ -736,9 +734,9 @@ func (sub *Subscription[T]) hook(ctx context.Context) {
 	}
 	stop := context.AfterFunc(ctx, sub.Close)
 	sub.stopCtx.Store(&stop)
-	// closeLocked sets chDone before it unhooks: one of the two sees the
+	// closeLocked sets chClosed before it unhooks: one of the two sees the
 	// other's store, so a hook set as the channel closes is still undone.
-	if sub.chDone.Load() {
+	if sub.chClosed.Load() {
 		sub.unhook()
 	}
 }
