@@ -35,8 +35,10 @@ import (
 // opts configure the returned Observable as for any rxgo operator
 // (rxgo.WithContext, rxgo.WithBufferedChannel); only the context is passed
 // on to in. Throttle runs no goroutine until observed, and its goroutine ends
-// when in completes or ctx ends. in is observed before Observe returns, so
-// on a hot source the subscriber is attached by then.
+// when in completes or ctx ends; an in that goes on after ctx ended (such as
+// rxgo.FromChannel's) is then drained in the background until it completes.
+// in is observed before Observe returns, so on a hot source the subscriber
+// is attached by then.
 func Throttle(in rxgo.Observable, acquire func(ctx context.Context, item any) error,
 	onErr func(item any, err error) any, opts ...rxgo.Option) rxgo.Observable {
 	return rxobs.New(func(obsOpts ...rxgo.Option) <-chan rxgo.Item {
@@ -50,36 +52,30 @@ func Throttle(in rxgo.Observable, acquire func(ctx context.Context, item any) er
 
 func throttle(ctx context.Context, up <-chan rxgo.Item, next chan<- rxgo.Item,
 	acquire func(context.Context, any) error, onErr func(any, error) any) {
-	send := func(it rxgo.Item) bool {
-		select {
-		case next <- it:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
 	for {
-		item, ok := receive(ctx, up)
+		item, ok := receive(ctx, up) // drains up itself when ctx ends
 		if !ok {
 			return
 		}
-		if item.Error() {
-			if !send(item) {
-				return
-			}
-			continue
-		}
-		if err := acquire(ctx, item.V); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if onErr != nil {
-				item = rxgo.Of(onErr(item.V, err))
-			} else {
-				item = rxgo.Error(err)
+		if !item.Error() {
+			if err := acquire(ctx, item.V); err != nil {
+				if ctx.Err() != nil {
+					go drain(up)
+					return
+				}
+				if onErr != nil {
+					item = rxgo.Of(onErr(item.V, err))
+				} else {
+					item = rxgo.Error(err)
+				}
 			}
 		}
-		if !send(item) {
+		select {
+		case next <- item:
+		case <-ctx.Done():
+			// As receive does: an upstream that ignores ctx must not be
+			// left holding its source.
+			go drain(up)
 			return
 		}
 	}

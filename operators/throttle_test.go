@@ -253,11 +253,11 @@ func TestThrottleObservesAHotUpstreamSynchronously(t *testing.T) {
 	}
 }
 
-// Each operator's output completes when its context ends, even while an
-// upstream that ignores the context (rxgo.FromChannel) sends nothing.
-func TestOperatorsEndWithTheContextWhileTheUpstreamIsIdle(t *testing.T) {
+// passingOperators are this package's operators, each letting every int
+// through unchanged.
+func passingOperators() map[string]func(in rxgo.Observable, opt rxgo.Option) rxgo.Observable {
 	pass := func(context.Context, any) error { return nil }
-	for name, op := range map[string]func(in rxgo.Observable, opt rxgo.Option) rxgo.Observable{
+	return map[string]func(in rxgo.Observable, opt rxgo.Option) rxgo.Observable{
 		"chain": func(in rxgo.Observable, opt rxgo.Option) rxgo.Observable {
 			return operators.Chain[int]{func(_ context.Context, v int) (int, bool, error) { return v, true, nil }}.Observable(in, opt)
 		},
@@ -267,7 +267,13 @@ func TestOperatorsEndWithTheContextWhileTheUpstreamIsIdle(t *testing.T) {
 		"throttle": func(in rxgo.Observable, opt rxgo.Option) rxgo.Observable {
 			return operators.Throttle(in, pass, nil, opt)
 		},
-	} {
+	}
+}
+
+// Each operator's output completes when its context ends, even while an
+// upstream that ignores the context (rxgo.FromChannel) sends nothing.
+func TestOperatorsEndWithTheContextWhileTheUpstreamIsIdle(t *testing.T) {
+	for name, op := range passingOperators() {
 		t.Run(name, func(t *testing.T) {
 			up := make(chan rxgo.Item)
 			defer close(up) // ends the upstream, and the drain behind the operator
@@ -283,5 +289,46 @@ func TestOperatorsEndWithTheContextWhileTheUpstreamIsIdle(t *testing.T) {
 				t.Fatal("the output did not complete when the context ended")
 			}
 		})
+	}
+}
+
+// An upstream that ignores the context (rxgo.FromChannel) is drained once
+// the context ends, wherever the operator was: waiting to hand an item on
+// to a consumer that stopped reading, or, for Throttle, in acquire. Its
+// producer is never left blocked.
+func TestOperatorsDrainAContextBlindUpstreamAfterTheContextEnds(t *testing.T) {
+	ops := passingOperators()
+	ops["throttle in acquire"] = func(in rxgo.Observable, opt rxgo.Option) rxgo.Observable {
+		return operators.Throttle(in, func(ctx context.Context, _ any) error { <-ctx.Done(); return ctx.Err() }, nil, opt)
+	}
+	for name, op := range ops {
+		t.Run(name, func(t *testing.T) {
+			up := make(chan rxgo.Item)
+			ctx, cancel := context.WithCancel(context.Background())
+			out := op(rxgo.FromChannel(up), rxgo.WithContext(ctx)).Observe()
+			up <- rxgo.Of(0) // taken: nobody reads out, or acquire holds it
+			cancel()
+			produced := make(chan struct{})
+			go func() {
+				defer close(produced)
+				for i := 1; i <= 3; i++ {
+					up <- rxgo.Of(i)
+				}
+				close(up)
+			}()
+			select {
+			case <-produced:
+			case <-time.After(stuck):
+				go drain(up) // so that the leak check reports this, not the producer
+				t.Fatal("the producer is left blocked: nothing drains the upstream")
+			}
+			for range out {
+			}
+		})
+	}
+}
+
+func drain(c <-chan rxgo.Item) {
+	for range c {
 	}
 }

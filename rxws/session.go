@@ -442,6 +442,10 @@ type envelope struct {
 	data    []byte
 	err     error
 
+	// Set by the throttle stage: the grant, given back if the frame is
+	// not written after all.
+	ticket ticket
+
 	// pending, then writing (taken by the writer, which reports to done)
 	// or cancelled (by Send, which returned: the writer skips it).
 	state atomic.Int32
@@ -579,7 +583,8 @@ func (s *session) acquire(ctx context.Context, e *envelope) error {
 	wctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
-	err := s.m.cfg.throttler.Acquire(wctx, e.limitID)
+	tk, err := s.m.cfg.throttler.acquire(wctx, e.limitID)
+	e.ticket = tk
 	if err != nil && ctx.Err() != nil {
 		return errSessionGone
 	}
@@ -622,8 +627,21 @@ func (m *Manager) prepare(_ context.Context, e *envelope) (*envelope, bool, erro
 }
 
 // write is the only place data frames reach the socket.
-// e has been taken (state writing).
+// e has been taken (state writing). A frame it does not write gives its
+// throttle grant back: it may yet go out, and be charged, on the next
+// connection.
 func (s *session) write(e *envelope) error {
+	err := s.writeFrame(e)
+	if e.ticket.charges != nil {
+		if err != nil && (err == errSessionGone || err == errClosing || err == e.ctx.Err()) {
+			s.m.cfg.throttler.refund(e.ticket)
+		}
+		e.ticket = ticket{}
+	}
+	return err
+}
+
+func (s *session) writeFrame(e *envelope) error {
 	switch {
 	case errors.Is(e.err, errSessionGone), e.err == nil && s.ctx.Err() != nil:
 		return errSessionGone // not written, so the next connection may take it

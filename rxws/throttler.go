@@ -25,7 +25,9 @@ var ErrUnknownLimit = errors.New("rxws: unknown rate limit")
 var ErrWeightExceedsLimit = errors.New("rxws: request weight exceeds rate limit")
 
 // RateLimit declares one budget of an API: at most Limit units of weight in
-// any sliding window of length Interval. It mirrors networkpype's RateLimit.
+// any sliding window of length Interval, a grant counting from its moment
+// until Interval after it, exclusive (so grants at 0 and at exactly Interval
+// are never in one window). It mirrors networkpype's RateLimit.
 type RateLimit struct {
 	// LimitID is what Request.LimitID and LinkedLimit.LimitID refer to.
 	LimitID string
@@ -69,7 +71,10 @@ func WithThrottlerClock(c clock.Clock) ThrottlerOption {
 
 // WithSafetyMargin keeps pct percent (default 5, clamped to 0..100) of every
 // limit unused, so clock skew and requests in flight do not push the server's
-// own count over its limit. The margin never lowers a positive limit below 1.
+// own count over its limit. The units kept are floor(limit × pct / 100), so at
+// the default a limit under 20 keeps none; a small limit that needs room for
+// skew wants a larger pct, or a Limit set below the published one. The margin
+// never lowers a positive limit below 1.
 func WithSafetyMargin(pct float64) ThrottlerOption {
 	return func(cfg *throttlerConfig) { cfg.margin = pct }
 }
@@ -123,7 +128,16 @@ type waiter struct {
 	charges    []charge
 	ready      chan struct{} // closed once granted
 	granted    bool
+	at         time.Time // when granted
 	prev, next *waiter
+}
+
+// ticket records one grant, so that a grant its caller could not use (the
+// frame was never written) can be given back with refund. The zero ticket
+// is no grant.
+type ticket struct {
+	charges []charge
+	at      time.Time
 }
 
 // grant is one charge recorded in a window: it counts while
@@ -184,7 +198,9 @@ func buildRule(id string, l RateLimit, wins map[string]*window) *rule {
 		// must be checked against the summed weight, not each part alone.
 		for i := range r.charges {
 			if r.charges[i].win == w {
-				r.charges[i].weight += weight
+				// Saturating: a sum past MaxInt must still fail the
+				// check against the limit below, not wrap negative.
+				r.charges[i].weight = min(r.charges[i].weight, math.MaxInt-weight) + weight
 				return
 			}
 		}
@@ -216,12 +232,19 @@ func clampPct(p float64) float64 {
 	return min(p, 100)
 }
 
-// floorPct is floor(n*pct/100), forgiving the float rounding that would turn
-// an exact 7 into 6.999….
+// floorPct is floor(n*pct/100) for n >= 0 and pct in 0..100, forgiving the
+// float rounding that would turn an exact 7 into 6.999…. It never exceeds n:
+// near math.MaxInt, float64(n) rounds up to 2^63, which int cannot hold.
 func floorPct(n int, pct float64) int {
+	if pct >= 100 {
+		return n
+	}
 	x := float64(n) * pct / 100
 	if r := math.Round(x); math.Abs(x-r) < 1e-9*math.Max(1, math.Abs(x)) {
-		return int(r)
+		x = r
+	}
+	if x >= float64(n) { // float64(n) may be 2^63: compare before converting
+		return n
 	}
 	return int(math.Floor(x))
 }
@@ -249,18 +272,25 @@ func effectiveLimit(limit int, share, margin float64) int {
 // stands and Acquire returns nil: the capacity was spent, so the caller should
 // use it.
 func (t *Throttler) Acquire(ctx context.Context, limitID string) error {
+	_, err := t.acquire(ctx, limitID)
+	return err
+}
+
+// acquire is Acquire, also returning the grant's ticket (the zero ticket
+// when nothing was charged) for refund.
+func (t *Throttler) acquire(ctx context.Context, limitID string) (ticket, error) {
 	if t == nil || t.limits == nil || limitID == "" {
-		return nil
+		return ticket{}, nil
 	}
 	r, ok := t.limits[limitID]
 	if !ok {
-		return fmt.Errorf("%w %q", ErrUnknownLimit, limitID)
+		return ticket{}, fmt.Errorf("%w %q", ErrUnknownLimit, limitID)
 	}
 	if r.err != nil {
-		return r.err
+		return ticket{}, r.err
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return ticket{}, err
 	}
 
 	t.mu.Lock()
@@ -268,7 +298,7 @@ func (t *Throttler) Acquire(ctx context.Context, limitID string) error {
 	if t.first == nil && fits(r.charges, now) {
 		take(r.charges, now)
 		t.mu.Unlock()
-		return nil
+		return ticket{charges: r.charges, at: now}, nil
 	}
 	w := &waiter{charges: r.charges, ready: make(chan struct{})}
 	t.push(w)
@@ -279,13 +309,13 @@ func (t *Throttler) Acquire(ctx context.Context, limitID string) error {
 
 	select {
 	case <-w.ready:
-		return nil
+		return ticket{charges: w.charges, at: w.at}, nil
 	case <-ctx.Done():
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if w.granted {
-		return nil
+		return ticket{charges: w.charges, at: w.at}, nil
 	}
 	wasHead := t.first == w
 	t.unlink(w)
@@ -293,7 +323,26 @@ func (t *Throttler) Acquire(ctx context.Context, limitID string) error {
 		// The next waiter may fit now, or need a different wake-up time.
 		t.dispatch(t.clock.Now())
 	}
-	return ctx.Err()
+	return ticket{}, ctx.Err()
+}
+
+// refund gives back a grant whose request was never sent (its connection
+// ended, or its sender gave up, between the grant and the write), so that an
+// unsent frame costs nothing: charging it again on the next connection would
+// otherwise cost it twice. Grants that have left their windows already are
+// gone and need nothing.
+func (t *Throttler) refund(tk ticket) {
+	if t == nil || tk.charges == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range tk.charges {
+		c.win.remove(tk.at, c.weight)
+	}
+	if t.first != nil {
+		t.dispatch(t.clock.Now()) // the head may fit now
+	}
 }
 
 // Waiting reports how many Acquire calls are queued. Tests use it to know a
@@ -326,7 +375,7 @@ func (t *Throttler) dispatch(now time.Time) {
 			return
 		}
 		take(w.charges, now)
-		w.granted = true
+		w.granted, w.at = true, now
 		t.unlink(w)
 		close(w.ready)
 	}
@@ -382,7 +431,7 @@ func (t *Throttler) unlink(w *waiter) {
 func fits(cs []charge, now time.Time) bool {
 	for _, c := range cs {
 		c.win.prune(now)
-		if c.win.sum+c.weight > c.win.limit {
+		if c.weight > c.win.limit-c.win.sum { // sum+weight could overflow
 			return false
 		}
 	}
@@ -433,6 +482,29 @@ func (w *window) add(now time.Time, weight int) {
 	w.sum += weight
 }
 
+// remove takes out one grant of weight made at at, the newest such: grants
+// with equal time and weight are interchangeable. Later grants move up, so
+// the ring stays in time order.
+func (w *window) remove(at time.Time, weight int) {
+	mask := len(w.ring) - 1
+	for i := w.n - 1; i >= 0; i-- {
+		g := w.ring[(w.head+i)&mask]
+		if g.at.Before(at) {
+			return // older than the grant: it has left the window
+		}
+		if g.weight != weight || !g.at.Equal(at) {
+			continue
+		}
+		for j := i; j < w.n-1; j++ {
+			w.ring[(w.head+j)&mask] = w.ring[(w.head+j+1)&mask]
+		}
+		w.n--
+		w.ring[(w.head+w.n)&mask] = grant{}
+		w.sum -= weight
+		return
+	}
+}
+
 func (w *window) grow() {
 	size := max(16, 2*len(w.ring))
 	ring := make([]grant, size)
@@ -445,7 +517,7 @@ func (w *window) grow() {
 // freeAt is the earliest time weight more fits: when enough of the oldest
 // grants have left the window.
 func (w *window) freeAt(weight int) time.Time {
-	excess := w.sum + weight - w.limit
+	excess := weight - (w.limit - w.sum) // sum+weight could overflow
 	mask := len(w.ring) - 1
 	for i := 0; i < w.n && excess > 0; i++ {
 		g := w.ring[(w.head+i)&mask]

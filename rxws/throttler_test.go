@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -486,5 +487,39 @@ func TestManyGoroutinesNeverExceedAnyWindow(t *testing.T) {
 	}
 	if last := clk.Now().Sub(time.Unix(0, 0)); last < 5*time.Second {
 		t.Fatalf("all granted by %v: the limits never made anyone wait", last)
+	}
+}
+
+// Limits and weights near math.MaxInt keep their meaning: float rounding
+// once made a limit of MaxInt admit one request, summed links could wrap
+// negative and free room instead of using it, and sum+weight could wrap.
+func TestLimitsAndWeightsNearMaxIntDoNotOverflow(t *testing.T) {
+	half := math.MaxInt/2 + 1
+	thr := rxws.NewThrottler([]rxws.RateLimit{
+		{LimitID: "huge", Limit: math.MaxInt, Interval: time.Second},
+		{LimitID: "heavy", Limit: math.MaxInt, Interval: time.Second, Weight: half},
+		{LimitID: "a", Limit: 2, Interval: time.Second},
+		{LimitID: "wraps", Limit: 2, Interval: time.Second,
+			Linked: []rxws.LinkedLimit{{LimitID: "a", Weight: math.MaxInt}, {LimitID: "a", Weight: 2}}},
+	}, rxws.WithThrottlerClock(clock.NewMock()), rxws.WithSafetyMargin(0))
+	for i := 0; i < 100; i++ {
+		if !tryNow(t, thr, "huge") {
+			t.Fatalf("a limit of math.MaxInt admitted only %d", i)
+		}
+	}
+	if !tryNow(t, thr, "heavy") || tryNow(t, thr, "heavy") {
+		t.Fatal("two requests of weight MaxInt/2+1 must not fit in a limit of MaxInt at once")
+	}
+	if err := thr.Acquire(context.Background(), "wraps"); !errors.Is(err, rxws.ErrWeightExceedsLimit) {
+		t.Fatalf("links summing past MaxInt: %v, want ErrWeightExceedsLimit", err)
+	}
+	if n := countNow(t, thr, "a"); n != 2 {
+		t.Fatalf("limit a (2 a second) admitted %d", n)
+	}
+	// The share and margin of a huge limit are still percentages of it.
+	shared := rxws.NewThrottler([]rxws.RateLimit{{LimitID: "h", Limit: math.MaxInt, Interval: time.Second, Weight: math.MaxInt / 2}},
+		rxws.WithThrottlerClock(clock.NewMock()), rxws.WithLimitShare(50))
+	if err := shared.Acquire(context.Background(), "h"); !errors.Is(err, rxws.ErrWeightExceedsLimit) {
+		t.Fatalf("weight MaxInt/2 on 50%% of MaxInt less a 5%% margin: %v, want ErrWeightExceedsLimit", err)
 	}
 }
