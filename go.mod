@@ -4,7 +4,7 @@ go 1.23.12
 
 require (
 	github.com/benbjohnson/clock v1.3.5
-	github.com/goccy/go-json v0.10.5
+	github.com/goccy/go-json v0.12.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/reactivex/rxgo/v2 v2.5.0
 	go.uber.org/goleak v1.3.0

@@ -144,3 +144,29 @@ func TestDecodeOfInvalidJSONFails(t *testing.T) {
 		}
 	}
 }
+
+// A number too big for its field fails with either codec: goccy/go-json
+// before v0.12 wrapped it around without an error, so a 19-digit order id
+// became a negative int64 and a price past float32's range +Inf.
+func TestDecodeOfAnOutOfRangeNumberFails(t *testing.T) {
+	bad := []string{`{"id":9999999999999999999}`, `{"id":-9223372036854775809}`,
+		`{"seq":18446744073709551616}`, `{"px":1e39}`, `{"lot":256}`}
+	var msgs [][]byte
+	for _, b := range bad {
+		msgs = append(msgs, []byte(b))
+	}
+	for _, c := range []rxws.Codec{rxws.FastJSON, rxws.StdJSON} {
+		_, m := connect(t, testutil.Stream(msgs), rxws.WithCodec(c))
+		for _, b := range bad {
+			var v struct {
+				ID  int64   `json:"id"`
+				Seq uint64  `json:"seq"`
+				Px  float32 `json:"px"`
+				Lot uint8   `json:"lot"`
+			}
+			if err := receive(t, m).Decode(&v); err == nil {
+				t.Errorf("%s: Decode(%s) = nil, decoded %+v", c.Name(), b, v)
+			}
+		}
+	}
+}

@@ -15,7 +15,7 @@ import (
 )
 
 func FuzzResponseData(f *testing.F) {
-	for _, s := range []string{`{"a":1}`, `[1,"x",null]`, `"str"`, `12345678901234567890`, `1e400`, `{"a":1}{`, "", "plain", "\xff\xfe", `{"a":"\u00e9"}`, `{"a":1,"a":2}`} {
+	for _, s := range []string{`{"a":1}`, `[1,"x",null]`, `"str"`, `12345678901234567890`, `1e400`, `{"a":1}{`, "", "plain", "\xff\xfe", `{"a":"\u00e9"}`, `{"a":1,"a":2}`, `{"i":9999999999999999999}`, `{"u":18446744073709551616}`, `{"i8":-129}`, `{"f":1e39}`, `{"i":1.5}`, `{"s":"a\ud800b"}`} {
 		f.Add(uint8(KindText), []byte(s))
 	}
 	f.Add(uint8(KindText), []byte(strings.Repeat("a", 119)+"é and more"))
@@ -63,6 +63,18 @@ func FuzzResponseData(f *testing.F) {
 				t.Fatalf("Decode with %s accepted invalid JSON: into any %v, into a struct %v", c.Name(), err, errFields)
 			}
 		}
+		// And they agree on which valid input fits typed fields: goccy
+		// before v0.12 wrapped a number too big for its field around
+		// without an error (a 19-digit id into an int64).
+		var fast, std numbers
+		errFast := (&Response{kind: r.kind, raw: r.raw, codec: FastJSON}).Decode(&fast)
+		errStd := (&Response{kind: r.kind, raw: r.raw, codec: StdJSON}).Decode(&std)
+		if (errFast == nil) != (errStd == nil) {
+			t.Fatalf("%q: FastJSON %v, StdJSON %v", payload, errFast, errStd)
+		}
+		if errFast == nil && (fast.I != std.I || fast.U != std.U || fast.I8 != std.I8 || fast.S != std.S) {
+			t.Fatalf("%q: FastJSON %+v, StdJSON %+v", payload, fast, std)
+		}
 		s := r.String()
 		if utf8.Valid(payload) && !utf8.ValidString(s) {
 			t.Fatalf("String cut a rune: %q", s)
@@ -71,6 +83,15 @@ func FuzzResponseData(f *testing.F) {
 			t.Fatalf("String too long: %d runes", utf8.RuneCountInString(s))
 		}
 	})
+}
+
+// numbers has fields a number can overflow.
+type numbers struct {
+	I  int64   `json:"i"`
+	U  uint64  `json:"u"`
+	I8 int8    `json:"i8"`
+	F  float32 `json:"f"`
+	S  string  `json:"s"`
 }
 
 // FuzzURLRedaction puts a secret in the query, the fragment and the
