@@ -17,7 +17,7 @@ import (
 )
 
 // codec is the JSON codec both clients decode with: rxpype's default, which
-// the raw client calls directly (-codec std switches both to encoding/json).
+// the raw client calls directly (-std-json switches both to encoding/json).
 var codec = rxws.FastJSON
 
 // observeOpts are given to every Observe of rxpype's Messages() besides
@@ -72,7 +72,7 @@ func (c *seqChecker) check(t *Trade) error {
 }
 
 // rawStream reads url's stream with gorilla/websocket until the server's
-// close: ReadMessage, then json.Unmarshal into a Trade when typed, or only
+// close: ReadMessage, then codec.Unmarshal into a Trade when typed, or only
 // the byte count.
 func rawStream(ctx context.Context, url string, typed, checkSeq bool) (streamResult, error) {
 	runtime.GC()

@@ -12,9 +12,11 @@
 // Workloads:
 //
 //  1. stream-typed: the server writes n pre-encoded ~100-byte trade frames in
-//     bulk; raw does ReadMessage + json.Unmarshal into a struct, rxpype reads
-//     Messages() through two post-processors (a map and a filter keeping all)
-//     and decodes each *Response with resp.Decode into the same struct.
+//     bulk; raw does ReadMessage + codec.Unmarshal into a struct (rxpype's
+//     default codec called directly, goccy/go-json; encoding/json with
+//     -std-json), rxpype reads Messages() through two post-processors (a map
+//     and a filter keeping all) and decodes each *Response with resp.Decode
+//     into the same struct.
 //  2. stream-raw: the same stream, counting bytes only.
 //  3. echo: sequential round trips of a 100-byte message (p50, p99 in µs):
 //     raw WriteMessage/ReadMessage vs rxpype Send + the reply from Receive
