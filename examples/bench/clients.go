@@ -265,10 +265,10 @@ func newManager() (*rxws.Manager, *atomic.Int64) {
 		}), keepAll)), &mapped
 }
 
+// keepAll is the filter: it keeps every message, empty frames included, so
+// that rxpype delivers what raw's ReadMessage returns (an outside server's
+// empty keep-alive frames too) and both count the same messages.
 var keepAll = rxws.PostProcessorFunc(func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
-	if r.Kind() == rxws.KindBinary && len(r.Bytes()) == 0 {
-		return nil, nil
-	}
 	return r, nil
 })
 
