@@ -62,7 +62,7 @@ import (
 type options struct {
 	n, size, echoN, rounds, fanout, idle int
 	fanoutN, observeBuffer               int
-	url, serveAddr, cpuprofile           string
+	url, serveAddr, cpuprofile, rxjsDir  string
 	jsonOut, quick                       bool
 	workloads, clients                   map[string]bool
 }
@@ -95,6 +95,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "a short run: n=200,000, echo=5,000, rounds=3, idle=1,000 (explicit flags still win)")
 	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated")
 	flag.StringVar(&clients, "clients", "raw,rxpype,rxjs", "clients to run, comma-separated (raw, rxpype, and rxjs: the optional RxJS peer on stream-typed, run when node and examples/bench/rxjs/node_modules are present)")
+	flag.StringVar(&o.rxjsDir, "rxjs-dir", "", "the RxJS peer's directory (client.js, node_modules); default: examples/bench/rxjs under the working directory, else beside this program's source")
 	stdCodec := flag.Bool("std-json", false, "decode with encoding/json on both sides instead of rxpype's default codec")
 	flag.BoolVar(&idleServer, "idle-server", false, "internal: serve the idle workload for a parent bench process")
 	flag.Parse()
@@ -317,12 +318,13 @@ func run(o options) error {
 		}
 	}
 	if o.workloads["stream-typed"] && o.clients["rxjs"] && srv != nil {
-		if node, err := rxjsAvailable(); err != nil {
+		dir := findRxjsDir(o.rxjsDir)
+		if node, err := rxjsAvailable(dir); err != nil {
 			progress("rxjs peer skipped: " + err.Error())
 		} else {
 			res := &rxjsResult{Node: node}
 			for round := 0; round < o.rounds; round++ {
-				rate, err := rxjsStream(ctx, streamURL, o.n)
+				rate, err := rxjsStream(ctx, dir, streamURL, o.n)
 				if err != nil {
 					return err
 				}
