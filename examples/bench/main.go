@@ -34,9 +34,11 @@
 //  5. idle: many connected, subscribed clients against a server in a child
 //     process: resident memory and goroutines per client.
 //  6. allocations per message of 1 and 2 (runtime.MemStats.Mallocs / n,
-//     the embedded server included: it allocates nothing per message).
+//     the embedded server included: it allocates nothing per message, a
+//     fixed amount per connection, and builds its frames before any run).
 //
-// Rounds alternate which client goes first; the table shows medians.
+// Each client runs each workload once, untimed and shorter, before the
+// rounds; rounds alternate which client goes first; the table shows medians.
 package main
 
 import (
@@ -179,8 +181,6 @@ func run(o options) error {
 		GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(), LoadStart: loadAvg(),
 		Codec: codec.Name(), N: o.n, Size: o.size, Echo: o.echoN, Rounds: o.rounds, Fanout: o.fanout, FanoutN: o.fanoutN,
 	}
-	streamURL := o.url
-	checkSeq := o.url == ""
 	var srv *server
 	if o.url == "" {
 		var err error
@@ -188,7 +188,6 @@ func run(o options) error {
 			return err
 		}
 		defer srv.Close()
-		streamURL = fmt.Sprintf("%s/stream?n=%d&size=%d", srv.URL, o.n, o.size)
 		rep.Server = "embedded loopback gorilla/websocket, pre-framed frames written straight to the socket"
 	} else {
 		rep.N = 0 // as many as the server sends
@@ -201,121 +200,9 @@ func run(o options) error {
 
 	rows := newRows()
 	t0 := time.Now()
-	for round := 0; round < o.rounds; round++ {
-		// Alternate which client goes first.
-		order := []string{"raw", "rxpype"}
-		if round%2 == 1 {
-			order = []string{"rxpype", "raw"}
-		}
-		for _, typed := range []bool{true, false} {
-			name := "stream-raw"
-			if typed {
-				name = "stream-typed"
-			}
-			if !o.workloads[name] {
-				continue
-			}
-			for _, client := range order {
-				if !o.clients[client] {
-					continue
-				}
-				f := rawStream
-				if client == "rxpype" {
-					f = rxStream
-				}
-				r, err := f(ctx, streamURL, typed, checkSeq)
-				if err != nil {
-					return fmt.Errorf("%s %s: %w", name, client, err)
-				}
-				if checkSeq && r.msgs != o.n {
-					return fmt.Errorf("%s %s: %d messages, want %d", name, client, r.msgs, o.n)
-				}
-				if r.msgs > 0 {
-					rep.FrameBytes = int(r.bytes / int64(r.msgs))
-				}
-				rows.add(name, "msgs/s", client, r.rate())
-				rows.add(name, "allocs/msg", client, r.allocsPerMsg())
-				progress(fmt.Sprintf("round %d %-12s %-6s %10.0f msgs/s %6.2f allocs/msg (%d msgs, %d bytes, %v)",
-					round+1, name, client, r.rate(), r.allocsPerMsg(), r.msgs, r.bytes, r.elapsed.Round(time.Millisecond)))
-			}
-		}
-		if srv != nil {
-			msg, _ := tradePayload(0, o.size)
-			for _, w := range []string{"echo", "echo-observe"} {
-				if !o.workloads[w] {
-					continue
-				}
-				for _, client := range order {
-					if !o.clients[client] || (w == "echo-observe" && client == "raw") {
-						continue // echo-observe is compared with echo's raw figures
-					}
-					var lat latencies
-					var err error
-					if client == "raw" {
-						lat, err = rawEcho(ctx, srv.URL+"/echo", o.echoN, msg)
-					} else {
-						lat, err = rxEcho(ctx, srv.URL+"/echo", o.echoN, msg, w == "echo")
-					}
-					if err != nil {
-						return fmt.Errorf("%s %s: %w", w, client, err)
-					}
-					p50, p99 := us(lat.percentile(0.50)), us(lat.percentile(0.99))
-					rows.add(w, "p50 µs", client, p50)
-					rows.add(w, "p99 µs", client, p99)
-					progress(fmt.Sprintf("round %d %-12s %-6s p50 %6.1f µs  p99 %6.1f µs", round+1, w, client, p50, p99))
-				}
-			}
-			for _, w := range []string{"fanout", "fanout-shared"} {
-				if !o.workloads[w] {
-					continue
-				}
-				for _, client := range order {
-					if !o.clients[client] {
-						continue
-					}
-					url := fmt.Sprintf("%s/stream?n=%d&size=%d", srv.URL, o.fanoutN, o.size)
-					measure := func(metric, label string, fan func() (fanoutResult, error)) error {
-						r, err := fan()
-						if err != nil {
-							return fmt.Errorf("%s %s: %w", w, label, err)
-						}
-						if r.msgs != o.fanoutN {
-							return fmt.Errorf("%s %s: %d messages, want %d", w, label, r.msgs, o.fanoutN)
-						}
-						rows.add(w, metric, client, median(r.rates))
-						if metric == "msgs/s/sub" {
-							rows.add(w, "min msgs/s/sub", client, slices.Min(r.rates))
-						}
-						progress(fmt.Sprintf("round %d %-13s %-9s %9.0f msgs/s per subscriber (median; min %.0f)",
-							round+1, w, label, median(r.rates), slices.Min(r.rates)))
-						return nil
-					}
-					var err error
-					switch {
-					case client == "rxpype":
-						err = measure("msgs/s/sub", client, func() (fanoutResult, error) {
-							return rxFanout(ctx, url, o.fanout, checkSeq, w == "fanout-shared")
-						})
-					case w == "fanout-shared":
-						err = measure("msgs/s/sub", client, func() (fanoutResult, error) {
-							return rawFanout(ctx, url, o.fanout, checkSeq, decodeInReader, 1)
-						})
-					default:
-						err = measure("msgs/s/sub", client, func() (fanoutResult, error) {
-							return rawFanout(ctx, url, o.fanout, checkSeq, decodeEach, 1)
-						})
-						if err == nil {
-							err = measure(burstMetric, "raw-burst", func() (fanoutResult, error) {
-								return rawFanout(ctx, url, o.fanout, checkSeq, decodeShared, fanoutBurst)
-							})
-						}
-					}
-					if err != nil {
-						return err
-					}
-				}
-			}
-		}
+	b := &bench{ctx: ctx, o: o, srv: srv, checkSeq: srv != nil, rows: rows, rep: &rep, progress: progress}
+	if err := b.rounds(b.plan()); err != nil {
+		return err
 	}
 	if o.workloads["stream-typed"] && o.clients["rxjs"] && srv != nil {
 		dir := findRxjsDir(o.rxjsDir)
@@ -324,7 +211,7 @@ func run(o options) error {
 		} else {
 			res := &rxjsResult{Node: node}
 			for round := 0; round < o.rounds; round++ {
-				rate, err := rxjsStream(ctx, dir, streamURL, o.n)
+				rate, err := rxjsStream(ctx, dir, b.streamURL(o.n), o.n)
 				if err != nil {
 					return err
 				}
