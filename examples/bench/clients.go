@@ -78,11 +78,11 @@ func rawStream(ctx context.Context, url string, typed, checkSeq bool) (streamRes
 	runtime.GC()
 	m0 := mallocs()
 	t0 := time.Now()
-	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	c, closeConn, err := rawDial(ctx, url)
 	if err != nil {
 		return streamResult{}, err
 	}
-	defer c.Close()
+	defer closeConn()
 	var r streamResult
 	var t Trade
 	seq := seqChecker{on: checkSeq}
@@ -108,6 +108,18 @@ func rawStream(ctx context.Context, url string, typed, checkSeq bool) (streamRes
 	r.elapsed = time.Since(t0)
 	r.mallocs = mallocs() - m0
 	return r, nil
+}
+
+// rawDial dials url with gorilla's default dialer. The connection closes
+// when ctx ends, so that an interrupt ends a ReadMessage blocked without a
+// deadline; closeConn closes it and stops watching ctx.
+func rawDial(ctx context.Context, url string) (c *websocket.Conn, closeConn func(), err error) {
+	c, _, err = websocket.DefaultDialer.DialContext(ctx, url, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	return c, func() { stop(); _ = c.Close() }, nil
 }
 
 // fanDecode says who decodes in a raw fan-out.
@@ -168,11 +180,11 @@ func (m fanMsg) decode(how fanDecode, own *Trade) (*Trade, error) {
 func rawFanout(ctx context.Context, url string, subs int, checkSeq bool, how fanDecode, burst int) (fanoutResult, error) {
 	runtime.GC()
 	t0 := time.Now()
-	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	c, closeConn, err := rawDial(ctx, url)
 	if err != nil {
 		return fanoutResult{}, err
 	}
-	defer c.Close()
+	defer closeConn()
 	res := fanoutResult{rates: make([]float64, subs)}
 	chans := make([]chan []fanMsg, subs)
 	counts := make([]int, subs)
@@ -458,11 +470,11 @@ const echoWarmup = 200
 
 func rawEcho(ctx context.Context, url string, n int, msg []byte) (latencies, error) {
 	runtime.GC()
-	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	c, closeConn, err := rawDial(ctx, url)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	defer closeConn()
 	lat := make(latencies, 0, n)
 	for i := 0; i < echoWarmup+n; i++ {
 		t0 := time.Now()

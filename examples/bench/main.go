@@ -146,6 +146,7 @@ func splitSet(s string) map[string]bool {
 func run(o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop) // a second Ctrl-C kills at once
 	switch {
 	case o.n < 1 || o.n > maxN || o.fanoutN < 1 || o.fanoutN > maxN:
 		return fmt.Errorf("-n and -fanout-n must be between 1 and %d", maxN)
@@ -212,8 +213,11 @@ func run(o options) error {
 			res := &rxjsResult{Node: node}
 			for round := 0; round < o.rounds; round++ {
 				rate, err := rxjsStream(ctx, dir, b.streamURL(o.n), o.n)
+				if ctx.Err() != nil {
+					err = errInterrupted
+				}
 				if err != nil {
-					return err
+					return fmt.Errorf("stream-typed rxjs, round %d: %w", round+1, err)
 				}
 				res.Rounds = append(res.Rounds, rate)
 				progress(fmt.Sprintf("round %d stream-typed rxjs   %10.0f msgs/s", round+1, rate))
@@ -225,6 +229,9 @@ func run(o options) error {
 	rep.Elapsed = time.Since(t0).Round(time.Second).String()
 	if o.workloads["idle"] && o.clients["rxpype"] && o.clients["raw"] {
 		idle, err := runIdle(ctx, o.idle, progress)
+		if ctx.Err() != nil {
+			err = errInterrupted
+		}
 		if err != nil {
 			return err
 		}

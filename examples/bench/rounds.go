@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -13,6 +14,10 @@ const (
 	warmN    = 20_000
 	warmEcho = 1_000
 )
+
+// errInterrupted ends a run that Ctrl-C or SIGTERM cut short: it reports no
+// figures, since the last one measured less than it should have.
+var errInterrupted = errors.New("interrupted: no results reported")
 
 // A step is one client's run of one workload. run measures once and adds
 // the figures to the rows; in the warm-up (round < 0) it runs a shorter
@@ -47,11 +52,25 @@ func (b *bench) streamURL(n int) string {
 // runs the A/B rounds: each group is a workload's steps, and the order of
 // its clients alternates from round to round.
 func (b *bench) rounds(groups [][]step) error {
+	run := func(s step, round int) error {
+		err := s.run(round)
+		if b.ctx.Err() != nil {
+			// The run's error, or its figure, is the interrupt's doing.
+			err = errInterrupted
+		}
+		switch {
+		case err == nil:
+			return nil
+		case round < 0:
+			return fmt.Errorf("%s %s, warm-up: %w", s.workload, s.label, err)
+		}
+		return fmt.Errorf("%s %s, round %d: %w", s.workload, s.label, round+1, err)
+	}
 	b.progress("warm-up: one untimed run of each client of each workload")
 	for _, g := range groups {
 		for _, s := range g {
-			if err := s.run(-1); err != nil {
-				return fmt.Errorf("warm-up %s %s: %w", s.workload, s.label, err)
+			if err := run(s, -1); err != nil {
+				return err
 			}
 		}
 	}
@@ -62,8 +81,8 @@ func (b *bench) rounds(groups [][]step) error {
 				slices.Reverse(g)
 			}
 			for _, s := range g {
-				if err := s.run(round); err != nil {
-					return fmt.Errorf("%s %s: %w", s.workload, s.label, err)
+				if err := run(s, round); err != nil {
+					return err
 				}
 			}
 		}
