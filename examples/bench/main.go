@@ -50,6 +50,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime"
@@ -69,6 +70,7 @@ type options struct {
 	url, serveAddr, cpuprofile, rxjsDir  string
 	jsonOut, quick                       bool
 	workloads, clients                   map[string]bool
+	rxjs                                 bool // the RxJS peer runs (choose)
 }
 
 // fanoutBurst is how many messages the batching raw fan-out of fanout
@@ -80,7 +82,10 @@ const (
 	eachMetric  = "raw, decode-each"
 )
 
-var allWorkloads = []string{"stream-typed", "stream-raw", "echo", "echo-observe", "fanout", "fanout-shared", "idle"}
+var (
+	allWorkloads = []string{"stream-typed", "stream-raw", "echo", "echo-observe", "fanout", "fanout-shared", "idle"}
+	allClients   = []string{"raw", "rxpype", "rxjs"}
+)
 
 func main() {
 	var o options
@@ -100,7 +105,7 @@ func main() {
 	flag.BoolVar(&o.jsonOut, "json", false, "print the results as JSON on stdout (progress goes to stderr)")
 	flag.BoolVar(&o.quick, "quick", false, "a short run: n=200,000, echo=5,000, rounds=3, idle=1,000 (explicit flags still win)")
 	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated")
-	flag.StringVar(&clients, "clients", "raw,rxpype,rxjs", "clients to run, comma-separated (raw, rxpype, and rxjs: the optional RxJS peer on stream-typed, run when node and examples/bench/rxjs/node_modules are present)")
+	flag.StringVar(&clients, "clients", strings.Join(allClients, ","), "clients to run, comma-separated (raw, rxpype, and rxjs: the optional RxJS peer on stream-typed, run when node and examples/bench/rxjs/node_modules are present)")
 	flag.StringVar(&o.rxjsDir, "rxjs-dir", "", "the RxJS peer's directory (client.js, node_modules); default: examples/bench/rxjs under the working directory, else beside this program's source")
 	stdCodec := flag.Bool("std-json", false, "decode with encoding/json on both sides instead of rxpype's default codec")
 	flag.BoolVar(&idleServer, "idle-server", false, "internal: serve the idle workload for a parent bench process")
@@ -133,8 +138,84 @@ func main() {
 	o.clients = splitSet(clients)
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		if errors.As(err, new(usageError)) {
+			os.Exit(2) // as flag does
+		}
 		os.Exit(1)
 	}
+}
+
+// usageError is a flag that asks for something the bench cannot do.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// choose checks the flags and settles what runs: it adds the workload a
+// figure is compared with when only that figure was asked for, and drops
+// what cannot run. Its notes say what it changed and why.
+func choose(o *options) (notes []string, err error) {
+	for _, k := range []struct {
+		what  string
+		sel   map[string]bool
+		known []string
+	}{{"-workloads", o.workloads, allWorkloads}, {"-clients", o.clients, allClients}} {
+		for _, x := range slices.Sorted(maps.Keys(k.sel)) {
+			if !slices.Contains(k.known, x) {
+				return nil, usageError(fmt.Sprintf("%s: unknown %q (known: %s)", k.what, x, strings.Join(k.known, ", ")))
+			}
+		}
+	}
+	switch {
+	case o.n < 1 || o.n > maxN || o.fanoutN < 1 || o.fanoutN > maxN:
+		return nil, usageError(fmt.Sprintf("-n and -fanout-n must be between 1 and %d", maxN))
+	case o.rounds < 1 || o.echoN < 1 || o.fanout < 1 || o.idle < 1:
+		return nil, usageError("-rounds, -echo, -fanout and -idle must be positive")
+	}
+	w, c := o.workloads, o.clients
+	drop := func(why string, names ...string) {
+		var dropped []string
+		for _, x := range names {
+			if w[x] {
+				dropped = append(dropped, x)
+				delete(w, x)
+			}
+		}
+		if len(dropped) > 0 {
+			notes = append(notes, fmt.Sprintf("%s not run: %s", strings.Join(dropped, ", "), why))
+		}
+	}
+	if o.url != "" {
+		drop("they need the embedded server, and -url runs the stream workloads only",
+			"echo", "echo-observe", "fanout", "fanout-shared", "idle")
+	}
+	if !c["raw"] || !c["rxpype"] {
+		drop("it measures raw and rxpype together (-clients raw,rxpype)", "idle")
+	}
+	o.rxjs = w["stream-typed"] && c["rxjs"]
+	if o.rxjs && o.url != "" {
+		o.rxjs = false
+		notes = append(notes, "no RxJS peer: it runs against the embedded server only")
+	}
+	if w["echo-observe"] && !w["echo"] && c["raw"] {
+		w["echo"] = true
+		notes = append(notes, "echo added: echo-observe is compared with echo's raw figures")
+	}
+	if (w["fanout"] || w["fanout-shared"]) && !w["stream-typed"] && c["rxpype"] {
+		w["stream-typed"] = true
+		notes = append(notes, "stream-typed added: fanout's figures are per subscriber against rxpype's stream-typed")
+	}
+	if (w["fanout"] || w["fanout-shared"]) && !c["rxpype"] {
+		notes = append(notes, "fanout: no ratios and no verdict: they compare with rxpype's figures, and -clients has no rxpype")
+	}
+	runs := o.rxjs || w["idle"] || (w["echo-observe"] && c["rxpype"])
+	for _, x := range []string{"stream-typed", "stream-raw", "echo", "fanout", "fanout-shared"} {
+		runs = runs || w[x] && (c["raw"] || c["rxpype"])
+	}
+	if !runs {
+		return notes, usageError(strings.Join(append(notes, "nothing to run: no workload asked for has a client asked for "+
+			"(echo-observe needs rxpype, idle raw and rxpype, and the RxJS peer stream-typed)"), "; "))
+	}
+	return notes, nil
 }
 
 func splitSet(s string) map[string]bool {
@@ -148,15 +229,13 @@ func splitSet(s string) map[string]bool {
 }
 
 func run(o options) error {
+	notes, err := choose(&o)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second Ctrl-C kills at once
-	switch {
-	case o.n < 1 || o.n > maxN || o.fanoutN < 1 || o.fanoutN > maxN:
-		return fmt.Errorf("-n and -fanout-n must be between 1 and %d", maxN)
-	case o.rounds < 1 || o.echoN < 1 || o.fanout < 1:
-		return errors.New("-rounds, -echo and -fanout must be positive")
-	}
 	if o.serveAddr != "" {
 		return serve(ctx, o.serveAddr, o.n, o.size, func(url string) {
 			fmt.Printf("serving %s/stream?n=%d&size=%d (and /echo, /idle); interrupt to stop\n", url, o.n, o.size)
@@ -165,6 +244,9 @@ func run(o options) error {
 	progress := func(s string) { fmt.Fprintln(os.Stderr, s) }
 	if !o.jsonOut {
 		progress = func(s string) { fmt.Fprintln(os.Stderr, "  "+s) }
+	}
+	for _, n := range notes {
+		progress("note: " + n)
 	}
 	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
@@ -184,11 +266,20 @@ func run(o options) error {
 	rep := report{ObserveBuffer: o.observeBuffer,
 		Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(), LoadStart: loadAvg(),
-		Codec: codec.Name(), N: o.n, Size: o.size, Echo: o.echoN, Rounds: o.rounds, Fanout: o.fanout, FanoutN: o.fanoutN,
+		Codec: codec.Name(), Size: o.size, Rounds: o.rounds, notes: notes,
+	}
+	// The sizes of what runs; 0 for what does not.
+	if o.workloads["stream-typed"] || o.workloads["stream-raw"] {
+		rep.N = o.n
+	}
+	if o.workloads["echo"] || o.workloads["echo-observe"] {
+		rep.Echo = o.echoN
+	}
+	if o.workloads["fanout"] || o.workloads["fanout-shared"] {
+		rep.Fanout, rep.FanoutN = o.fanout, o.fanoutN
 	}
 	var srv *server
 	if o.url == "" {
-		var err error
 		if srv, err = startServer("127.0.0.1:0", o.n, o.size); err != nil {
 			return err
 		}
@@ -197,9 +288,6 @@ func run(o options) error {
 	} else {
 		rep.N = 0 // as many as the server sends
 		rep.Server = "outside: " + o.url
-		for _, w := range []string{"echo", "echo-observe", "fanout", "fanout-shared", "idle"} {
-			delete(o.workloads, w)
-		}
 	}
 	progress(fmt.Sprintf("server %s; load %s", rep.Server, rep.LoadStart))
 
@@ -209,10 +297,11 @@ func run(o options) error {
 	if err := b.rounds(b.plan()); err != nil {
 		return err
 	}
-	if o.workloads["stream-typed"] && o.clients["rxjs"] && srv != nil {
+	if o.rxjs {
 		dir := findRxjsDir(o.rxjsDir)
 		if node, err := rxjsAvailable(dir); err != nil {
-			progress("rxjs peer skipped: " + err.Error())
+			progress("note: no RxJS peer: " + err.Error())
+			rep.notes = append(rep.notes, "no RxJS peer: "+err.Error())
 		} else {
 			res := &rxjsResult{Node: node}
 			for round := 0; round < o.rounds; round++ {
@@ -231,7 +320,7 @@ func run(o options) error {
 		}
 	}
 	rep.Elapsed = time.Since(t0).Round(time.Second).String()
-	if o.workloads["idle"] && o.clients["rxpype"] && o.clients["raw"] {
+	if o.workloads["idle"] {
 		idle, err := runIdle(ctx, o.idle, progress)
 		if ctx.Err() != nil {
 			err = errInterrupted
@@ -467,6 +556,12 @@ type report struct {
 	Rows          []Row       `json:"rows"`
 	Idle          *idleResult `json:"idle,omitempty"`
 	RxJS          *rxjsResult `json:"rxjs,omitempty"`
+	notes         []string    // what choose changed, and other runs that did not happen
+}
+
+// ran says whether any row's workload begins with prefix.
+func (r *report) ran(prefix string) bool {
+	return slices.ContainsFunc(r.Rows, func(x Row) bool { return strings.HasPrefix(x.Workload, prefix) })
 }
 
 func (r *report) print(w io.Writer) {
@@ -477,13 +572,29 @@ func (r *report) print(w io.Writer) {
 	if r.ObserveBuffer > 0 {
 		fmt.Fprintf(w, "rxpype observers: rxgo.WithBufferedChannel(%d) (not rxpype's default)\n", r.ObserveBuffer)
 	}
-	if r.N == 0 {
-		fmt.Fprintf(w, "stream: as the outside server sends it (mean payload %d bytes), %d A/B rounds (medians)\n\n", r.FrameBytes, r.Rounds)
-	} else {
-		fmt.Fprintf(w, "n=%d payload=%d bytes, echo=%d round trips, %d A/B rounds (medians), fanout: %d messages to %d subscribers\n\n",
-			r.N, r.FrameBytes, r.Echo, r.Rounds, r.FanoutN, r.Fanout)
+	var sizes []string // of what ran
+	switch {
+	case r.ran("stream") && r.N == 0:
+		sizes = append(sizes, fmt.Sprintf("stream: as the outside server sends it (mean payload %d bytes)", r.FrameBytes))
+	case r.ran("stream"):
+		sizes = append(sizes, fmt.Sprintf("n=%d payload=%d bytes", r.N, r.FrameBytes))
+	case r.RxJS != nil:
+		sizes = append(sizes, fmt.Sprintf("n=%d", r.N))
 	}
-	fmt.Fprintf(w, "%-14s %-16s %11s %11s %8s %8s  %-14s %s\n", "workload", "metric", "raw", "rxpype", "ratio", "paired", "target", "")
+	if r.ran("echo") {
+		sizes = append(sizes, fmt.Sprintf("echo=%d round trips", r.Echo))
+	}
+	sizes = append(sizes, fmt.Sprintf("%d A/B rounds (medians)", r.Rounds))
+	if r.ran("fanout") {
+		sizes = append(sizes, fmt.Sprintf("fanout: %d messages to %d subscribers", r.FanoutN, r.Fanout))
+	}
+	fmt.Fprintln(w, strings.Join(sizes, ", "))
+	for _, n := range r.notes {
+		fmt.Fprintln(w, "note: "+n)
+	}
+	if len(r.Rows) > 0 {
+		fmt.Fprintf(w, "\n%-14s %-16s %11s %11s %8s %8s  %-14s %s\n", "workload", "metric", "raw", "rxpype", "ratio", "paired", "target", "")
+	}
 	num := func(p *float64, metric string) string {
 		switch {
 		case p == nil:
@@ -531,12 +642,18 @@ func (r *report) print(w io.Writer) {
 			map[bool]string{true: "met", false: "MISSED"}[ok])
 	}
 	if x := r.RxJS; x != nil {
-		fmt.Fprintf(w, "\npeer: RxJS webSocket() + map + filter on Node %s (ws, JSON.parse): %.0f msgs/s (median of %d); rxpype stream-typed / RxJS = %.2f (target >= 1.20)\n",
-			x.Node, x.Rate, len(x.Rounds), x.VsRxpype)
+		vs := "no rxpype stream-typed figure was measured to compare with it (-clients has no rxpype)"
+		if x.VsRxpype != 0 {
+			vs = fmt.Sprintf("rxpype stream-typed / RxJS = %.2f (target >= 1.20)", x.VsRxpype)
+		}
+		fmt.Fprintf(w, "\npeer: RxJS webSocket() + map + filter on Node %s (ws, JSON.parse): %.0f msgs/s (median of %d); %s\n",
+			x.Node, x.Rate, len(x.Rounds), vs)
 	}
-	fmt.Fprintln(w, "\nratio: rxpype/raw of the medians (allocs/msg: rxpype - raw, whole process, per message);")
-	fmt.Fprintln(w, "paired: the median of each round's own ratio; targets are judged on ratio")
-	if r.N != 0 {
+	if len(r.Rows) > 0 {
+		fmt.Fprintln(w, "\nratio: rxpype/raw of the medians (allocs/msg: rxpype - raw, whole process, per message);")
+		fmt.Fprintln(w, "paired: the median of each round's own ratio; targets are judged on ratio")
+	}
+	if r.ran("fanout") {
 		fmt.Fprintln(w, "fanout: each subscriber calls resp.Decode, which decodes a message once among them; fanout-shared: a")
 		fmt.Fprintln(w, "post-processor decodes once (resp.WithData) and subscribers read resp.Data(); both per subscriber against")
 		fmt.Fprintln(w, "rxpype's stream-typed, and (vs raw fan-out) against the same work written by hand on raw gorilla: one reader")
