@@ -17,7 +17,7 @@ import (
 )
 
 // codec is the JSON codec both clients decode with: rxpype's default, which
-// the raw client calls directly (-codec std switches both to encoding/json).
+// the raw client calls directly (-std-json switches both to encoding/json).
 var codec = rxws.FastJSON
 
 // observeOpts are given to every Observe of rxpype's Messages() besides
@@ -72,17 +72,17 @@ func (c *seqChecker) check(t *Trade) error {
 }
 
 // rawStream reads url's stream with gorilla/websocket until the server's
-// close: ReadMessage, then json.Unmarshal into a Trade when typed, or only
+// close: ReadMessage, then codec.Unmarshal into a Trade when typed, or only
 // the byte count.
 func rawStream(ctx context.Context, url string, typed, checkSeq bool) (streamResult, error) {
 	runtime.GC()
 	m0 := mallocs()
 	t0 := time.Now()
-	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	c, closeConn, err := rawDial(ctx, url)
 	if err != nil {
 		return streamResult{}, err
 	}
-	defer c.Close()
+	defer closeConn()
 	var r streamResult
 	var t Trade
 	seq := seqChecker{on: checkSeq}
@@ -108,6 +108,18 @@ func rawStream(ctx context.Context, url string, typed, checkSeq bool) (streamRes
 	r.elapsed = time.Since(t0)
 	r.mallocs = mallocs() - m0
 	return r, nil
+}
+
+// rawDial dials url with gorilla's default dialer. The connection closes
+// when ctx ends, so that an interrupt ends a ReadMessage blocked without a
+// deadline; closeConn closes it and stops watching ctx.
+func rawDial(ctx context.Context, url string) (c *websocket.Conn, closeConn func(), err error) {
+	c, _, err = websocket.DefaultDialer.DialContext(ctx, url, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	return c, func() { stop(); _ = c.Close() }, nil
 }
 
 // fanDecode says who decodes in a raw fan-out.
@@ -162,19 +174,22 @@ func (m fanMsg) decode(how fanDecode, own *Trade) (*Trade, error) {
 // With burst > 1 the reader hands over burst messages per channel send,
 // which rxgo observers cannot do (an Observable delivers one item per
 // message): it shows what batching the hand-off would give.
+//
+// Its time, like every client's here, starts before the dial: rxFanout's
+// includes rxpype's Connect.
 func rawFanout(ctx context.Context, url string, subs int, checkSeq bool, how fanDecode, burst int) (fanoutResult, error) {
 	runtime.GC()
-	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	t0 := time.Now()
+	c, closeConn, err := rawDial(ctx, url)
 	if err != nil {
 		return fanoutResult{}, err
 	}
-	defer c.Close()
+	defer closeConn()
 	res := fanoutResult{rates: make([]float64, subs)}
 	chans := make([]chan []fanMsg, subs)
 	counts := make([]int, subs)
 	errs := make([]error, subs)
 	var wg sync.WaitGroup
-	t0 := time.Now()
 	for i := range chans {
 		chans[i] = make(chan []fanMsg, max(1, source.DefaultBuffer/burst))
 		wg.Add(1)
@@ -265,10 +280,10 @@ func newManager() (*rxws.Manager, *atomic.Int64) {
 		}), keepAll)), &mapped
 }
 
+// keepAll is the filter: it keeps every message, empty frames included, so
+// that rxpype delivers what raw's ReadMessage returns (an outside server's
+// empty keep-alive frames too) and both count the same messages.
 var keepAll = rxws.PostProcessorFunc(func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
-	if r.Kind() == rxws.KindBinary && len(r.Bytes()) == 0 {
-		return nil, nil
-	}
 	return r, nil
 })
 
@@ -354,8 +369,12 @@ type fanoutResult struct {
 // rxFanout reads the stream through subs observers of one manager's
 // Messages(), each in its own goroutine: each decodes every message, or,
 // when shared, takes the *Trade a post-processor decoded once.
+//
+// Its time starts before the manager is made, as rxStream's does, and so
+// includes Connect's handshake as rawFanout's includes the dial.
 func rxFanout(ctx context.Context, url string, subs int, checkSeq, shared bool) (fanoutResult, error) {
 	runtime.GC()
+	t0 := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	m, _ := newManager()
@@ -371,7 +390,6 @@ func rxFanout(ctx context.Context, url string, subs int, checkSeq, shared bool) 
 	counts := make([]int, subs)
 	errs := make([]error, subs)
 	var wg sync.WaitGroup
-	t0 := time.Now()
 	for i, ch := range chans {
 		wg.Add(1)
 		go func() {
@@ -452,11 +470,11 @@ const echoWarmup = 200
 
 func rawEcho(ctx context.Context, url string, n int, msg []byte) (latencies, error) {
 	runtime.GC()
-	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	c, closeConn, err := rawDial(ctx, url)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	defer closeConn()
 	lat := make(latencies, 0, n)
 	for i := 0; i < echoWarmup+n; i++ {
 		t0 := time.Now()

@@ -12,29 +12,35 @@
 // Workloads:
 //
 //  1. stream-typed: the server writes n pre-encoded ~100-byte trade frames in
-//     bulk; raw does ReadMessage + json.Unmarshal into a struct, rxpype reads
-//     Messages() through two post-processors (a map and a filter keeping all)
-//     and decodes each *Response with resp.Decode into the same struct.
+//     bulk; raw does ReadMessage + codec.Unmarshal into a struct (rxpype's
+//     default codec called directly, goccy/go-json; encoding/json with
+//     -std-json), rxpype reads Messages() through two post-processors (a map
+//     and a filter keeping all) and decodes each *Response with resp.Decode
+//     into the same struct.
 //  2. stream-raw: the same stream, counting bytes only.
 //  3. echo: sequential round trips of a 100-byte message (p50, p99 in µs):
 //     raw WriteMessage/ReadMessage vs rxpype Send + the reply from Receive
 //     (echo) or from a Messages() observer (echo-observe).
 //  4. fanout: stream-typed (-fanout-n messages) to 4 observers of one
-//     manager, each decoding every message; messages/s per subscriber,
-//     against rxpype's stream-typed. fanout-shared: a map post-processor
-//     decodes once (resp.WithData) and the observers read resp.Data().
-//     Both are also compared with the same fan-out written by hand on raw
-//     gorilla (one reader goroutine, a buffered channel per subscriber; for
-//     fanout-shared the reader decodes once). A third raw fan-out decodes
-//     each message once among its subscribers, as rxpype does, and hands
-//     over 16 messages per channel send, which rxgo observers cannot: what
-//     batching the hand-off would give.
+//     manager, each calling resp.Decode on every message (which decodes a
+//     message once among them and copies it to the others); messages/s per
+//     subscriber, against rxpype's stream-typed. fanout-shared: a map
+//     post-processor decodes once (resp.WithData) and the observers read
+//     resp.Data(). Both are also compared with the same work written by
+//     hand on raw gorilla: one reader goroutine, a buffered channel per
+//     subscriber, one message per send, each message decoded once among
+//     the subscribers (for fanout-shared, once in the reader). Two more raw
+//     fan-outs have rows of their own: every subscriber decoding every
+//     message (more work than rxpype's), and 16 messages per channel send,
+//     which rxgo observers cannot do: what batching the hand-off would give.
 //  5. idle: many connected, subscribed clients against a server in a child
 //     process: resident memory and goroutines per client.
 //  6. allocations per message of 1 and 2 (runtime.MemStats.Mallocs / n,
-//     the embedded server included: it allocates nothing per message).
+//     the embedded server included: it allocates nothing per message, a
+//     fixed amount per connection, and builds its frames before any run).
 //
-// Rounds alternate which client goes first; the table shows medians.
+// Each client runs each workload once, untimed and shorter, before the
+// rounds; rounds alternate which client goes first; the table shows medians.
 package main
 
 import (
@@ -44,6 +50,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime"
@@ -60,19 +67,25 @@ import (
 type options struct {
 	n, size, echoN, rounds, fanout, idle int
 	fanoutN, observeBuffer               int
-	url, serveAddr, cpuprofile           string
+	url, serveAddr, cpuprofile, rxjsDir  string
 	jsonOut, quick                       bool
 	workloads, clients                   map[string]bool
+	rxjs                                 bool // the RxJS peer runs (choose)
 }
 
 // fanoutBurst is how many messages the batching raw fan-out of fanout
-// hands over per channel send; burstMetric names its row.
+// hands over per channel send; burstMetric names its row, and eachMetric
+// the row of the raw fan-out whose subscribers each decode every message.
 const (
 	fanoutBurst = 16
 	burstMetric = "raw, bursts/sub"
+	eachMetric  = "raw, decode-each"
 )
 
-var allWorkloads = []string{"stream-typed", "stream-raw", "echo", "echo-observe", "fanout", "fanout-shared", "idle"}
+var (
+	allWorkloads = []string{"stream-typed", "stream-raw", "echo", "echo-observe", "fanout", "fanout-shared", "idle"}
+	allClients   = []string{"raw", "rxpype", "rxjs"}
+)
 
 func main() {
 	var o options
@@ -92,7 +105,8 @@ func main() {
 	flag.BoolVar(&o.jsonOut, "json", false, "print the results as JSON on stdout (progress goes to stderr)")
 	flag.BoolVar(&o.quick, "quick", false, "a short run: n=200,000, echo=5,000, rounds=3, idle=1,000 (explicit flags still win)")
 	flag.StringVar(&workloads, "workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated")
-	flag.StringVar(&clients, "clients", "raw,rxpype,rxjs", "clients to run, comma-separated (raw, rxpype, and rxjs: the optional RxJS peer on stream-typed, run when node and examples/bench/rxjs/node_modules are present)")
+	flag.StringVar(&clients, "clients", strings.Join(allClients, ","), "clients to run, comma-separated (raw, rxpype, and rxjs: the optional RxJS peer on stream-typed, run when node and examples/bench/rxjs/node_modules are present)")
+	flag.StringVar(&o.rxjsDir, "rxjs-dir", "", "the RxJS peer's directory (client.js, node_modules); default: examples/bench/rxjs under the working directory, else beside this program's source")
 	stdCodec := flag.Bool("std-json", false, "decode with encoding/json on both sides instead of rxpype's default codec")
 	flag.BoolVar(&idleServer, "idle-server", false, "internal: serve the idle workload for a parent bench process")
 	flag.Parse()
@@ -124,8 +138,84 @@ func main() {
 	o.clients = splitSet(clients)
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
+		if errors.As(err, new(usageError)) {
+			os.Exit(2) // as flag does
+		}
 		os.Exit(1)
 	}
+}
+
+// usageError is a flag that asks for something the bench cannot do.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// choose checks the flags and settles what runs: it adds the workload a
+// figure is compared with when only that figure was asked for, and drops
+// what cannot run. Its notes say what it changed and why.
+func choose(o *options) (notes []string, err error) {
+	for _, k := range []struct {
+		what  string
+		sel   map[string]bool
+		known []string
+	}{{"-workloads", o.workloads, allWorkloads}, {"-clients", o.clients, allClients}} {
+		for _, x := range slices.Sorted(maps.Keys(k.sel)) {
+			if !slices.Contains(k.known, x) {
+				return nil, usageError(fmt.Sprintf("%s: unknown %q (known: %s)", k.what, x, strings.Join(k.known, ", ")))
+			}
+		}
+	}
+	switch {
+	case o.n < 1 || o.n > maxN || o.fanoutN < 1 || o.fanoutN > maxN:
+		return nil, usageError(fmt.Sprintf("-n and -fanout-n must be between 1 and %d", maxN))
+	case o.rounds < 1 || o.echoN < 1 || o.fanout < 1 || o.idle < 1:
+		return nil, usageError("-rounds, -echo, -fanout and -idle must be positive")
+	}
+	w, c := o.workloads, o.clients
+	drop := func(why string, names ...string) {
+		var dropped []string
+		for _, x := range names {
+			if w[x] {
+				dropped = append(dropped, x)
+				delete(w, x)
+			}
+		}
+		if len(dropped) > 0 {
+			notes = append(notes, fmt.Sprintf("%s not run: %s", strings.Join(dropped, ", "), why))
+		}
+	}
+	if o.url != "" {
+		drop("they need the embedded server, and -url runs the stream workloads only",
+			"echo", "echo-observe", "fanout", "fanout-shared", "idle")
+	}
+	if !c["raw"] || !c["rxpype"] {
+		drop("it measures raw and rxpype together (-clients raw,rxpype)", "idle")
+	}
+	o.rxjs = w["stream-typed"] && c["rxjs"]
+	if o.rxjs && o.url != "" {
+		o.rxjs = false
+		notes = append(notes, "no RxJS peer: it runs against the embedded server only")
+	}
+	if w["echo-observe"] && !w["echo"] && c["raw"] {
+		w["echo"] = true
+		notes = append(notes, "echo added: echo-observe is compared with echo's raw figures")
+	}
+	if (w["fanout"] || w["fanout-shared"]) && !w["stream-typed"] && c["rxpype"] {
+		w["stream-typed"] = true
+		notes = append(notes, "stream-typed added: fanout's figures are per subscriber against rxpype's stream-typed")
+	}
+	if (w["fanout"] || w["fanout-shared"]) && !c["rxpype"] {
+		notes = append(notes, "fanout: no ratios and no verdict: they compare with rxpype's figures, and -clients has no rxpype")
+	}
+	runs := o.rxjs || w["idle"] || (w["echo-observe"] && c["rxpype"])
+	for _, x := range []string{"stream-typed", "stream-raw", "echo", "fanout", "fanout-shared"} {
+		runs = runs || w[x] && (c["raw"] || c["rxpype"])
+	}
+	if !runs {
+		return notes, usageError(strings.Join(append(notes, "nothing to run: no workload asked for has a client asked for "+
+			"(echo-observe needs rxpype, idle raw and rxpype, and the RxJS peer stream-typed)"), "; "))
+	}
+	return notes, nil
 }
 
 func splitSet(s string) map[string]bool {
@@ -139,14 +229,13 @@ func splitSet(s string) map[string]bool {
 }
 
 func run(o options) error {
+	notes, err := choose(&o)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	switch {
-	case o.n < 1 || o.n > maxN || o.fanoutN < 1 || o.fanoutN > maxN:
-		return fmt.Errorf("-n and -fanout-n must be between 1 and %d", maxN)
-	case o.rounds < 1 || o.echoN < 1 || o.fanout < 1:
-		return errors.New("-rounds, -echo and -fanout must be positive")
-	}
+	context.AfterFunc(ctx, stop) // a second Ctrl-C kills at once
 	if o.serveAddr != "" {
 		return serve(ctx, o.serveAddr, o.n, o.size, func(url string) {
 			fmt.Printf("serving %s/stream?n=%d&size=%d (and /echo, /idle); interrupt to stop\n", url, o.n, o.size)
@@ -155,6 +244,9 @@ func run(o options) error {
 	progress := func(s string) { fmt.Fprintln(os.Stderr, s) }
 	if !o.jsonOut {
 		progress = func(s string) { fmt.Fprintln(os.Stderr, "  "+s) }
+	}
+	for _, n := range notes {
+		progress("note: " + n)
 	}
 	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
@@ -174,155 +266,51 @@ func run(o options) error {
 	rep := report{ObserveBuffer: o.observeBuffer,
 		Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(), LoadStart: loadAvg(),
-		Codec: codec.Name(), N: o.n, Size: o.size, Echo: o.echoN, Rounds: o.rounds, Fanout: o.fanout, FanoutN: o.fanoutN,
+		Codec: codec.Name(), Size: o.size, Rounds: o.rounds, notes: notes,
 	}
-	streamURL := o.url
-	checkSeq := o.url == ""
+	// The sizes of what runs; 0 for what does not.
+	if o.workloads["stream-typed"] || o.workloads["stream-raw"] {
+		rep.N = o.n
+	}
+	if o.workloads["echo"] || o.workloads["echo-observe"] {
+		rep.Echo = o.echoN
+	}
+	if o.workloads["fanout"] || o.workloads["fanout-shared"] {
+		rep.Fanout, rep.FanoutN = o.fanout, o.fanoutN
+	}
 	var srv *server
 	if o.url == "" {
-		var err error
 		if srv, err = startServer("127.0.0.1:0", o.n, o.size); err != nil {
 			return err
 		}
 		defer srv.Close()
-		streamURL = fmt.Sprintf("%s/stream?n=%d&size=%d", srv.URL, o.n, o.size)
 		rep.Server = "embedded loopback gorilla/websocket, pre-framed frames written straight to the socket"
 	} else {
 		rep.N = 0 // as many as the server sends
 		rep.Server = "outside: " + o.url
-		for _, w := range []string{"echo", "echo-observe", "fanout", "fanout-shared", "idle"} {
-			delete(o.workloads, w)
-		}
 	}
 	progress(fmt.Sprintf("server %s; load %s", rep.Server, rep.LoadStart))
 
 	rows := newRows()
 	t0 := time.Now()
-	for round := 0; round < o.rounds; round++ {
-		// Alternate which client goes first.
-		order := []string{"raw", "rxpype"}
-		if round%2 == 1 {
-			order = []string{"rxpype", "raw"}
-		}
-		for _, typed := range []bool{true, false} {
-			name := "stream-raw"
-			if typed {
-				name = "stream-typed"
-			}
-			if !o.workloads[name] {
-				continue
-			}
-			for _, client := range order {
-				if !o.clients[client] {
-					continue
-				}
-				f := rawStream
-				if client == "rxpype" {
-					f = rxStream
-				}
-				r, err := f(ctx, streamURL, typed, checkSeq)
-				if err != nil {
-					return fmt.Errorf("%s %s: %w", name, client, err)
-				}
-				if checkSeq && r.msgs != o.n {
-					return fmt.Errorf("%s %s: %d messages, want %d", name, client, r.msgs, o.n)
-				}
-				if r.msgs > 0 {
-					rep.FrameBytes = int(r.bytes / int64(r.msgs))
-				}
-				rows.add(name, "msgs/s", client, r.rate())
-				rows.add(name, "allocs/msg", client, r.allocsPerMsg())
-				progress(fmt.Sprintf("round %d %-12s %-6s %10.0f msgs/s %6.2f allocs/msg (%d msgs, %d bytes, %v)",
-					round+1, name, client, r.rate(), r.allocsPerMsg(), r.msgs, r.bytes, r.elapsed.Round(time.Millisecond)))
-			}
-		}
-		if srv != nil {
-			msg, _ := tradePayload(0, o.size)
-			for _, w := range []string{"echo", "echo-observe"} {
-				if !o.workloads[w] {
-					continue
-				}
-				for _, client := range order {
-					if !o.clients[client] || (w == "echo-observe" && client == "raw") {
-						continue // echo-observe is compared with echo's raw figures
-					}
-					var lat latencies
-					var err error
-					if client == "raw" {
-						lat, err = rawEcho(ctx, srv.URL+"/echo", o.echoN, msg)
-					} else {
-						lat, err = rxEcho(ctx, srv.URL+"/echo", o.echoN, msg, w == "echo")
-					}
-					if err != nil {
-						return fmt.Errorf("%s %s: %w", w, client, err)
-					}
-					p50, p99 := us(lat.percentile(0.50)), us(lat.percentile(0.99))
-					rows.add(w, "p50 µs", client, p50)
-					rows.add(w, "p99 µs", client, p99)
-					progress(fmt.Sprintf("round %d %-12s %-6s p50 %6.1f µs  p99 %6.1f µs", round+1, w, client, p50, p99))
-				}
-			}
-			for _, w := range []string{"fanout", "fanout-shared"} {
-				if !o.workloads[w] {
-					continue
-				}
-				for _, client := range order {
-					if !o.clients[client] {
-						continue
-					}
-					url := fmt.Sprintf("%s/stream?n=%d&size=%d", srv.URL, o.fanoutN, o.size)
-					measure := func(metric, label string, fan func() (fanoutResult, error)) error {
-						r, err := fan()
-						if err != nil {
-							return fmt.Errorf("%s %s: %w", w, label, err)
-						}
-						if r.msgs != o.fanoutN {
-							return fmt.Errorf("%s %s: %d messages, want %d", w, label, r.msgs, o.fanoutN)
-						}
-						rows.add(w, metric, client, median(r.rates))
-						if metric == "msgs/s/sub" {
-							rows.add(w, "min msgs/s/sub", client, slices.Min(r.rates))
-						}
-						progress(fmt.Sprintf("round %d %-13s %-9s %9.0f msgs/s per subscriber (median; min %.0f)",
-							round+1, w, label, median(r.rates), slices.Min(r.rates)))
-						return nil
-					}
-					var err error
-					switch {
-					case client == "rxpype":
-						err = measure("msgs/s/sub", client, func() (fanoutResult, error) {
-							return rxFanout(ctx, url, o.fanout, checkSeq, w == "fanout-shared")
-						})
-					case w == "fanout-shared":
-						err = measure("msgs/s/sub", client, func() (fanoutResult, error) {
-							return rawFanout(ctx, url, o.fanout, checkSeq, decodeInReader, 1)
-						})
-					default:
-						err = measure("msgs/s/sub", client, func() (fanoutResult, error) {
-							return rawFanout(ctx, url, o.fanout, checkSeq, decodeEach, 1)
-						})
-						if err == nil {
-							err = measure(burstMetric, "raw-burst", func() (fanoutResult, error) {
-								return rawFanout(ctx, url, o.fanout, checkSeq, decodeShared, fanoutBurst)
-							})
-						}
-					}
-					if err != nil {
-						return err
-					}
-				}
-			}
-		}
+	b := &bench{ctx: ctx, o: o, srv: srv, checkSeq: srv != nil, rows: rows, rep: &rep, progress: progress}
+	if err := b.rounds(b.plan()); err != nil {
+		return err
 	}
-	if o.workloads["stream-typed"] && o.clients["rxjs"] && srv != nil {
-		if node, err := rxjsAvailable(); err != nil {
-			progress("rxjs peer skipped: " + err.Error())
+	if o.rxjs {
+		dir := findRxjsDir(o.rxjsDir)
+		if node, err := rxjsAvailable(dir); err != nil {
+			progress("note: no RxJS peer: " + err.Error())
+			rep.notes = append(rep.notes, "no RxJS peer: "+err.Error())
 		} else {
 			res := &rxjsResult{Node: node}
 			for round := 0; round < o.rounds; round++ {
-				rate, err := rxjsStream(ctx, streamURL, o.n)
+				rate, err := rxjsStream(ctx, dir, b.streamURL(o.n), o.n)
+				if ctx.Err() != nil {
+					err = errInterrupted
+				}
 				if err != nil {
-					return err
+					return fmt.Errorf("stream-typed rxjs, round %d: %w", round+1, err)
 				}
 				res.Rounds = append(res.Rounds, rate)
 				progress(fmt.Sprintf("round %d stream-typed rxjs   %10.0f msgs/s", round+1, rate))
@@ -332,8 +320,11 @@ func run(o options) error {
 		}
 	}
 	rep.Elapsed = time.Since(t0).Round(time.Second).String()
-	if o.workloads["idle"] && o.clients["rxpype"] && o.clients["raw"] {
+	if o.workloads["idle"] {
 		idle, err := runIdle(ctx, o.idle, progress)
+		if ctx.Err() != nil {
+			err = errInterrupted
+		}
 		if err != nil {
 			return err
 		}
@@ -504,8 +495,8 @@ func (r *rowSet) finish(o options) []Row {
 				row.Met = ptr(*row.Ratio <= 2)
 			}
 		case k.workload == "fanout" || k.workload == "fanout-shared":
-			if k.metric == burstMetric {
-				// Raw only: the batching fan-out, against rxpype's stream-typed.
+			if k.metric == burstMetric || k.metric == eachMetric {
+				// Raw only: against rxpype's stream-typed.
 				if st := med("stream-typed", "msgs/s", "rxpype"); st != nil && row.Raw != nil {
 					row.Compare = "raw per subscriber / rxpype stream-typed"
 					row.Ratio = ptr(*row.Raw / *st)
@@ -515,7 +506,8 @@ func (r *rowSet) finish(o options) []Row {
 				continue
 			}
 			// The target compares with rxpype's own stream-typed; the
-			// hand-written raw fan-out gets a row of its own below.
+			// hand-written raw fan-out doing the same work gets a row of
+			// its own below.
 			vsRaw := Row{Workload: k.workload, Metric: "vs raw fan-out", Raw: row.Raw, Rxpype: row.Rxpype, Compare: "rxpype / raw"}
 			row.Paired = nil
 			if row.Raw != nil && row.Rxpype != nil && *row.Raw != 0 {
@@ -564,6 +556,12 @@ type report struct {
 	Rows          []Row       `json:"rows"`
 	Idle          *idleResult `json:"idle,omitempty"`
 	RxJS          *rxjsResult `json:"rxjs,omitempty"`
+	notes         []string    // what choose changed, and other runs that did not happen
+}
+
+// ran says whether any row's workload begins with prefix.
+func (r *report) ran(prefix string) bool {
+	return slices.ContainsFunc(r.Rows, func(x Row) bool { return strings.HasPrefix(x.Workload, prefix) })
 }
 
 func (r *report) print(w io.Writer) {
@@ -574,13 +572,29 @@ func (r *report) print(w io.Writer) {
 	if r.ObserveBuffer > 0 {
 		fmt.Fprintf(w, "rxpype observers: rxgo.WithBufferedChannel(%d) (not rxpype's default)\n", r.ObserveBuffer)
 	}
-	if r.N == 0 {
-		fmt.Fprintf(w, "stream: as the outside server sends it (mean payload %d bytes), %d A/B rounds (medians)\n\n", r.FrameBytes, r.Rounds)
-	} else {
-		fmt.Fprintf(w, "n=%d payload=%d bytes, echo=%d round trips, %d A/B rounds (medians), fanout: %d messages to %d subscribers\n\n",
-			r.N, r.FrameBytes, r.Echo, r.Rounds, r.FanoutN, r.Fanout)
+	var sizes []string // of what ran
+	switch {
+	case r.ran("stream") && r.N == 0:
+		sizes = append(sizes, fmt.Sprintf("stream: as the outside server sends it (mean payload %d bytes)", r.FrameBytes))
+	case r.ran("stream"):
+		sizes = append(sizes, fmt.Sprintf("n=%d payload=%d bytes", r.N, r.FrameBytes))
+	case r.RxJS != nil:
+		sizes = append(sizes, fmt.Sprintf("n=%d", r.N))
 	}
-	fmt.Fprintf(w, "%-14s %-15s %11s %11s %8s %8s  %-14s %s\n", "workload", "metric", "raw", "rxpype", "ratio", "paired", "target", "")
+	if r.ran("echo") {
+		sizes = append(sizes, fmt.Sprintf("echo=%d round trips", r.Echo))
+	}
+	sizes = append(sizes, fmt.Sprintf("%d A/B rounds (medians)", r.Rounds))
+	if r.ran("fanout") {
+		sizes = append(sizes, fmt.Sprintf("fanout: %d messages to %d subscribers", r.FanoutN, r.Fanout))
+	}
+	fmt.Fprintln(w, strings.Join(sizes, ", "))
+	for _, n := range r.notes {
+		fmt.Fprintln(w, "note: "+n)
+	}
+	if len(r.Rows) > 0 {
+		fmt.Fprintf(w, "\n%-14s %-16s %11s %11s %8s %8s  %-14s %s\n", "workload", "metric", "raw", "rxpype", "ratio", "paired", "target", "")
+	}
 	num := func(p *float64, metric string) string {
 		switch {
 		case p == nil:
@@ -607,7 +621,7 @@ func (r *report) print(w io.Writer) {
 			met = map[bool]string{true: "met", false: "MISSED"}[*row.Met]
 		}
 		name := row.Workload
-		fmt.Fprintf(w, "%-14s %-15s %11s %11s %8s %8s  %-14s %s\n", name, row.Metric,
+		fmt.Fprintf(w, "%-14s %-16s %11s %11s %8s %8s  %-14s %s\n", name, row.Metric,
 			num(row.Raw, row.Metric), num(row.Rxpype, row.Metric), ratio, paired, row.Target, met)
 	}
 	if r.Idle != nil {
@@ -628,17 +642,24 @@ func (r *report) print(w io.Writer) {
 			map[bool]string{true: "met", false: "MISSED"}[ok])
 	}
 	if x := r.RxJS; x != nil {
-		fmt.Fprintf(w, "\npeer: RxJS webSocket() + map + filter on Node %s (ws, JSON.parse): %.0f msgs/s (median of %d); rxpype stream-typed / RxJS = %.2f (target >= 1.20)\n",
-			x.Node, x.Rate, len(x.Rounds), x.VsRxpype)
+		vs := "no rxpype stream-typed figure was measured to compare with it (-clients has no rxpype)"
+		if x.VsRxpype != 0 {
+			vs = fmt.Sprintf("rxpype stream-typed / RxJS = %.2f (target >= 1.20)", x.VsRxpype)
+		}
+		fmt.Fprintf(w, "\npeer: RxJS webSocket() + map + filter on Node %s (ws, JSON.parse): %.0f msgs/s (median of %d); %s\n",
+			x.Node, x.Rate, len(x.Rounds), vs)
 	}
-	fmt.Fprintln(w, "\nratio: rxpype/raw of the medians (allocs/msg: rxpype - raw, whole process, per message);")
-	fmt.Fprintln(w, "paired: the median of each round's own ratio; targets are judged on ratio")
-	if r.N != 0 {
-		fmt.Fprintln(w, "fanout: each subscriber decodes every message; fanout-shared: a post-processor decodes once (resp.WithData)")
-		fmt.Fprintln(w, "and subscribers read resp.Data(); both per subscriber against rxpype's stream-typed, and (vs raw fan-out)")
-		fmt.Fprintln(w, "against the same fan-out written by hand on raw gorilla: one reader goroutine, a buffered channel per subscriber")
-		fmt.Fprintln(w, "(for fanout-shared, the reader decodes once and hands each subscriber the *Trade). raw, bursts/sub: a raw")
-		fmt.Fprintf(w, "fanout whose subscribers decode each message once among them, as rxpype's do, handed over %d per channel send,\n", fanoutBurst)
-		fmt.Fprintln(w, "which an rxgo Observable cannot (one item per message); against rxpype's stream-typed")
+	if len(r.Rows) > 0 {
+		fmt.Fprintln(w, "\nratio: rxpype/raw of the medians (allocs/msg: rxpype - raw, whole process, per message);")
+		fmt.Fprintln(w, "paired: the median of each round's own ratio; targets are judged on ratio")
+	}
+	if r.ran("fanout") {
+		fmt.Fprintln(w, "fanout: each subscriber calls resp.Decode, which decodes a message once among them; fanout-shared: a")
+		fmt.Fprintln(w, "post-processor decodes once (resp.WithData) and subscribers read resp.Data(); both per subscriber against")
+		fmt.Fprintln(w, "rxpype's stream-typed, and (vs raw fan-out) against the same work written by hand on raw gorilla: one reader")
+		fmt.Fprintln(w, "goroutine, a buffered channel per subscriber, one message per send, each message decoded once (fanout: among")
+		fmt.Fprintln(w, "the subscribers; fanout-shared: in the reader). Raw-only rows, against rxpype's stream-typed: raw, decode-each:")
+		fmt.Fprintf(w, "every subscriber decodes every message (more work); raw, bursts/sub: decoded once, %d messages per channel\n", fanoutBurst)
+		fmt.Fprintln(w, "send, which an rxgo Observable cannot (one item per message)")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -20,19 +21,37 @@ type rxjsResult struct {
 	VsRxpype float64   `json:"rxpype_over_rxjs,omitempty"` // rxpype stream-typed / RxJS
 }
 
-// rxjsDir is where `npm install` puts the peer's packages.
-var rxjsDir = filepath.Join("examples", "bench", "rxjs")
+// findRxjsDir returns the peer's directory (client.js, and the node_modules
+// that `npm install` puts there): -rxjs-dir when given; else
+// examples/bench/rxjs below the working directory (go run from the repo's
+// root); else the rxjs directory beside this source file, so that a binary
+// built from a checkout finds it from any working directory.
+func findRxjsDir(flagDir string) string {
+	if flagDir != "" {
+		return flagDir
+	}
+	dirs := []string{filepath.Join("examples", "bench", "rxjs")}
+	if _, file, _, ok := runtime.Caller(0); ok {
+		dirs = append(dirs, filepath.Join(filepath.Dir(file), "rxjs"))
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "client.js")); err == nil {
+			return d
+		}
+	}
+	return dirs[len(dirs)-1]
+}
 
 // rxjsAvailable reports the Node version when node and the peer's packages
-// (rxjs, ws) are installed; otherwise why not.
-func rxjsAvailable() (string, error) {
+// (rxjs, ws) are installed in dir; otherwise why not.
+func rxjsAvailable(dir string) (string, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return "", fmt.Errorf("node not found")
 	}
 	for _, pkg := range []string{"rxjs", "ws"} {
-		if _, err := os.Stat(filepath.Join(rxjsDir, "node_modules", pkg)); err != nil {
-			return "", fmt.Errorf("%s not installed (cd %s && npm install)", pkg, rxjsDir)
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg)); err != nil {
+			return "", fmt.Errorf("%s not installed in %s (cd there && npm install, or give -rxjs-dir)", pkg, dir)
 		}
 	}
 	out, err := exec.Command(node, "--version").Output()
@@ -44,8 +63,8 @@ func rxjsAvailable() (string, error) {
 
 // rxjsStream runs one stream-typed pass of the RxJS client as a child
 // process and returns its messages per second.
-func rxjsStream(ctx context.Context, url string, n int) (float64, error) {
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(rxjsDir, "client.js"), url, fmt.Sprint(n))
+func rxjsStream(ctx context.Context, dir, url string, n int) (float64, error) {
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "client.js"), url, fmt.Sprint(n))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -9,8 +9,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -53,64 +55,49 @@ func run() error {
 	m := rxws.NewManager(nil)
 	var bookMeter, logMeter, metricsMeter rxws.Meter
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	// Each consumer keeps its own first error and reads on, so that no
+	// number of error items can block one (and hang wg.Wait).
+	errs := make([]error, 3)
+	consume := func(i int, items <-chan rxgo.Item, next func(v any)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for item := range items {
+				if item.E != nil {
+					errs[i] = cmp.Or(errs[i], item.E)
+					continue
+				}
+				next(item.V)
+			}
+		}()
+	}
 
 	// The consumers attach before the subscription request, so that all
 	// three see the stream from its first trade. Each Observe attaches a
 	// subscriber with its own buffer and policy.
 
 	// 1. Order book: decodes every trade into a Trade (lossless).
-	book := rxws.DecodeJSON[Trade](
-		m.MessagesWith([]rxws.StreamOption{rxws.WithName("book"), rxws.WithMeter(&bookMeter)}),
-		rxgo.WithContext(ctx)).Observe()
-	// 2. Trade logger: counts bytes of every trade (lossless, larger buffer).
-	logger := m.MessagesWith([]rxws.StreamOption{
-		rxws.WithName("logger"), rxws.WithBuffer(1024), rxws.WithMeter(&logMeter),
-	}, rxgo.WithContext(ctx)).Observe()
-	// 3. Metrics sampler: slow, keeps the 64 newest trades and drops the rest.
-	metrics := m.MessagesWith([]rxws.StreamOption{
-		rxws.WithName("metrics"), rxws.WithBuffer(64), rxws.WithOverflow(rxws.DropOldest), rxws.WithMeter(&metricsMeter),
-	}, rxgo.WithContext(ctx)).Observe()
-
 	var last Trade
+	consume(0, rxws.DecodeJSON[Trade](
+		m.MessagesWith([]rxws.StreamOption{rxws.WithName("book"), rxws.WithMeter(&bookMeter)}),
+		rxgo.WithContext(ctx)).Observe(), func(v any) { last = *v.(*Trade) })
+	// 2. Trade logger: counts bytes of every trade (lossless, larger buffer).
 	var logged int
+	consume(1, m.MessagesWith([]rxws.StreamOption{
+		rxws.WithName("logger"), rxws.WithBuffer(1024), rxws.WithMeter(&logMeter),
+	}, rxgo.WithContext(ctx)).Observe(), func(v any) { logged += len(v.(*rxws.Response).Bytes()) })
+	// 3. Metrics sampler: slow, keeps the 64 newest trades and drops the rest.
 	var sampled, newest int
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		for item := range book {
-			if item.E != nil {
-				errs <- item.E
-				continue
-			}
-			last = *item.V.(*Trade)
+	consume(2, m.MessagesWith([]rxws.StreamOption{
+		rxws.WithName("metrics"), rxws.WithBuffer(64), rxws.WithOverflow(rxws.DropOldest), rxws.WithMeter(&metricsMeter),
+	}, rxgo.WithContext(ctx)).Observe(), func(v any) {
+		var t Trade
+		if err := v.(*rxws.Response).Decode(&t); err == nil {
+			sampled++
+			newest = t.Seq
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		for item := range logger {
-			if item.E != nil {
-				errs <- item.E
-				continue
-			}
-			logged += len(item.V.(*rxws.Response).Bytes())
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		for item := range metrics {
-			if item.E != nil {
-				errs <- item.E
-				continue
-			}
-			var t Trade
-			if err := item.V.(*rxws.Response).Decode(&t); err == nil {
-				sampled++
-				newest = t.Seq
-			}
-			time.Sleep(200 * time.Microsecond) // a slow consumer
-		}
-	}()
+		time.Sleep(200 * time.Microsecond) // a slow consumer
+	})
 
 	if err := m.Connect(ctx, url); err != nil {
 		return err
@@ -122,8 +109,7 @@ func run() error {
 	fmt.Printf("subscribed to %d trades with %d consumers on one connection\n", trades, len(m.Stats()))
 
 	wg.Wait() // the server closes normally after the last trade: every stream completes
-	close(errs)
-	if err, ok := <-errs; ok {
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 
