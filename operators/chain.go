@@ -73,7 +73,7 @@ func (c Chain[T]) run(ctx context.Context, upstream <-chan rxgo.Item, next chan<
 			return
 		}
 		if item.E == nil {
-			v, ok := item.V.(T)
+			v, ok := as[T](item.V)
 			if !ok {
 				item = rxgo.Error(fmt.Errorf("operators: chain got %T, want %T", item.V, v))
 			} else {
@@ -95,4 +95,14 @@ func (c Chain[T]) run(ctx context.Context, upstream <-chan rxgo.Item, next chan<
 			return
 		}
 	}
+}
+
+// as is x.(T), except that a nil x is T's zero value when T is an interface
+// type (any, error, ...), as rxgo's Map hands nil on: x.(T) refuses nil.
+func as[T any](x any) (T, bool) {
+	v, ok := x.(T)
+	if !ok && x == nil && any(v) == nil {
+		return v, true
+	}
+	return v, ok
 }

@@ -3,7 +3,9 @@ package operators_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/reactivex/rxgo/v2"
@@ -68,5 +70,27 @@ func TestChainObservableSubscribesInsideObserve(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, []any{1, 2, 3}) {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// A nil value is a value of an interface type: a Chain[any] (and a
+// DecodeFunc taking one) hands it on, as rxgo's Map does, while a chain
+// of a concrete type still refuses it.
+func TestAChainOfAnInterfaceTypeTakesNil(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	id := operators.Chain[any]{func(_ context.Context, v any) (any, bool, error) { return v, true, nil }}
+	got := collect(t, id.Observable(itemsOf(rxgo.Of(1), rxgo.Of(nil), rxgo.Of(2)), rxgo.WithContext(ctx)).Observe())
+	if !reflect.DeepEqual(got, []string{"1", "<nil>", "2"}) {
+		t.Fatalf("Chain[any] gave %q", got)
+	}
+	ints := operators.Chain[int]{func(_ context.Context, v int) (int, bool, error) { return v, true, nil }}
+	got = collect(t, ints.Observable(itemsOf(rxgo.Of(nil)), rxgo.WithContext(ctx)).Observe())
+	if len(got) != 1 || !strings.Contains(got[0], "chain got <nil>, want int") {
+		t.Fatalf("Chain[int] of nil gave %q", got)
+	}
+	f := operators.DecodeFunc(func(in error) (string, error) { return fmt.Sprint(in), nil })
+	if s, err := f(nil); err != nil || s != "<nil>" {
+		t.Fatalf("DecodeFunc taking an error, given nil: %q, %v", s, err)
 	}
 }

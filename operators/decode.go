@@ -53,9 +53,10 @@ func Decode[T any](in rxgo.Observable, decode func(v any) (T, error), opts ...rx
 // also ends the upstream observation. Cancel that context to stop early: an
 // observer that just stops reading holds the operator, and the upstream
 // behind it. With StopOnError the output completes after the first decode
-// error, and the upstream is drained in the background until it completes or
-// its context ends, so that a lossless upstream subscriber never holds its
-// source; cancel the context to release it at once.
+// error, and the upstream is drained in the background until it completes,
+// so that a lossless upstream subscriber never holds its source; cancel the
+// context to end an upstream that honours it at once (one that ignores it,
+// such as rxgo.FromChannel's, is drained until it completes).
 func (d Decoder[T]) Observable(in rxgo.Observable, opts ...rxgo.Option) rxgo.Observable {
 	if d.Decode == nil {
 		panic("operators: Decoder.Decode is nil")
@@ -122,7 +123,7 @@ func receive(ctx context.Context, up <-chan rxgo.Item) (rxgo.Item, bool) {
 // that is not an In is a decode error naming both types.
 func DecodeFunc[In, T any](f func(In) (T, error)) func(v any) (T, error) {
 	return func(v any) (T, error) {
-		in, ok := v.(In)
+		in, ok := as[In](v)
 		if !ok {
 			var zero T
 			return zero, fmt.Errorf("got %T, want %T", v, in)

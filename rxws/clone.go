@@ -17,10 +17,13 @@ func (r Request) clone() Request {
 
 // visit is a map, slice or pointer being copied: its address and its type,
 // since a pointer to a struct's first field, or to an array's first
-// element, has the address of the struct or array.
+// element, has the address of the struct or array; and a slice's length,
+// since a shorter slice of the same array inside it (s[1] = s[:1]) is a
+// tree, not a cycle, as encoding/json sees it too.
 type visit struct {
 	p unsafe.Pointer
 	t reflect.Type
+	n int
 }
 
 var (
@@ -49,7 +52,7 @@ func deepCopy(v any, path []visit) any {
 		if x == nil {
 			return x
 		}
-		at := visit{*(*unsafe.Pointer)(unsafe.Pointer(&x)), anyMapType}
+		at := visit{*(*unsafe.Pointer)(unsafe.Pointer(&x)), anyMapType, 0}
 		if slices.Contains(path, at) {
 			return x
 		}
@@ -63,7 +66,7 @@ func deepCopy(v any, path []visit) any {
 		if len(x) == 0 {
 			return slices.Clone(x)
 		}
-		at := visit{unsafe.Pointer(unsafe.SliceData(x)), anySliceType}
+		at := visit{unsafe.Pointer(unsafe.SliceData(x)), anySliceType, len(x)}
 		if slices.Contains(path, at) {
 			return x
 		}
@@ -98,7 +101,7 @@ func copyValue(v reflect.Value, path []visit) reflect.Value {
 		n.Set(copyValue(v.Elem(), path))
 		return n
 	case reflect.Pointer:
-		at := visit{v.UnsafePointer(), t}
+		at := visit{v.UnsafePointer(), t, 0}
 		if v.IsNil() || slices.Contains(path, at) {
 			return v
 		}
@@ -106,7 +109,7 @@ func copyValue(v reflect.Value, path []visit) reflect.Value {
 		n.Elem().Set(copyValue(v.Elem(), append(path, at)))
 		return n
 	case reflect.Map:
-		at := visit{v.UnsafePointer(), t}
+		at := visit{v.UnsafePointer(), t, 0}
 		if v.IsNil() || slices.Contains(path, at) {
 			return v
 		}
@@ -124,7 +127,7 @@ func copyValue(v reflect.Value, path []visit) reflect.Value {
 		if v.Len() == 0 {
 			return n
 		}
-		at := visit{v.UnsafePointer(), t}
+		at := visit{v.UnsafePointer(), t, v.Len()}
 		if slices.Contains(path, at) {
 			return v
 		}

@@ -181,3 +181,34 @@ func TestDeepCopyOfACycleEnds(t *testing.T) {
 		}
 	}
 }
+
+// A shorter slice of the same array inside a slice (s[1] = s[:1]) is a
+// tree, not a cycle: it is copied too, so a processor that edits the copy
+// leaves the caller's payload alone, and the copy encodes as s does.
+func TestDeepCopyOfAShorterSliceOfTheSameArrayIsACopy(t *testing.T) {
+	s := make([]any, 2)
+	s[0] = "a"
+	s[1] = s[:1]
+	type node struct {
+		Name string
+		Kids []node
+	}
+	ns := make([]node, 2)
+	ns[0].Name, ns[1].Name = "leaf", "parent"
+	ns[1].Kids = ns[:1]
+
+	c := Request{Payload: s}.clone().Payload.([]any)
+	c[1].([]any)[0] = "changed by a processor"
+	cn := Request{Payload: ns}.clone().Payload.([]node)
+	cn[1].Kids[0].Name = "changed by a processor"
+	if s[0] != "a" || ns[0].Name != "leaf" {
+		t.Fatalf("the caller's payload changed: %v, %q", s[0], ns[0].Name)
+	}
+	for _, v := range []any{s, ns} {
+		want, _ := json.Marshal(v)
+		got, err := json.Marshal(Request{Payload: v}.clone().Payload)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("the copy encodes as %s (%v), the original as %s", got, err, want)
+		}
+	}
+}

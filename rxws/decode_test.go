@@ -1,6 +1,7 @@
 package rxws_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -168,5 +169,34 @@ func TestDecodeOfAnOutOfRangeNumberFails(t *testing.T) {
 				t.Errorf("%s: Decode(%s) = nil, decoded %+v", c.Name(), b, v)
 			}
 		}
+	}
+}
+
+// A response a post-processor builds with NewResponse (unwrapping an
+// envelope, as the README's example does) decodes with the manager's codec
+// and keeps its frame's Received time: with StdJSON chosen, its errors are
+// encoding/json's.
+func TestAResponseAPostProcessorBuildsDecodesWithTheManagersCodec(t *testing.T) {
+	unwrap := rxws.PostProcessorFunc(func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
+		var env struct {
+			Data json.RawMessage `json:"data"`
+		}
+		if err := r.Decode(&env); err != nil {
+			return nil, err
+		}
+		return rxws.NewResponse(rxws.KindText, env.Data), nil
+	})
+	msgs := [][]byte{[]byte(`{"data":{"qty":"not a number"}}`)}
+	_, m := connect(t, testutil.Stream(msgs), rxws.WithCodec(rxws.StdJSON), rxws.WithPostProcessors(unwrap))
+	r := receive(t, m)
+	var v struct {
+		Qty int `json:"qty"`
+	}
+	var ute *json.UnmarshalTypeError
+	if err := r.Decode(&v); !errors.As(err, &ute) {
+		t.Fatalf("the manager's codec is StdJSON, but Decode failed with %T: %v", errors.Unwrap(err), err)
+	}
+	if r.Received().IsZero() {
+		t.Fatal("the unwrapped response has no Received time")
 	}
 }

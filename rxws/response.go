@@ -36,7 +36,10 @@ type decoded struct {
 }
 
 // NewResponse returns a response carrying payload as if received in a frame
-// of the given kind (KindJSON and KindText both mean a text frame).
+// of the given kind (KindJSON and KindText both mean a text frame). It
+// decodes with FastJSON and has a zero Received time, except that one a
+// post-processor returns takes the manager's codec (WithCodec) and the
+// Received time of the frame it came from.
 func NewResponse(kind Kind, payload []byte) *Response {
 	if kind == KindJSON {
 		kind = KindText

@@ -404,6 +404,14 @@ func (s *session) readOne() (rxgo.Item, bool, error) {
 		case !keep:
 			return rxgo.Item{}, false, nil
 		default:
+			if out != resp && out.codec == nil {
+				// Built by NewResponse: it decodes with the manager's
+				// codec, and was received when its frame was.
+				out.codec = s.m.cfg.codec
+				if out.at.IsZero() {
+					out.at = now
+				}
+			}
 			item = rxgo.Of(out)
 		}
 	}
