@@ -38,6 +38,11 @@ type Manager struct {
 	subs         []subscription // requests passed to Subscribe, in order
 	outage       chan struct{}  // non-nil while reconnecting; closed when it ends
 	life         *lifetime      // the current Connect's, until the stream ends
+	// carried is a message a connection received and nobody took before
+	// it failed (see session.unread), for the next Receive or the next
+	// connection's first listener; Connect and Disconnect drop it.
+	carried    rxgo.Item
+	hasCarried bool
 
 	states *source.Subject[State]
 
@@ -112,6 +117,7 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 	}
 	lt := newLifetime()
 	m.life = lt
+	m.carried, m.hasCarried = rxgo.Item{}, false
 	s := m.start(ws, sock, cfg, url, lt, 0)
 	close(s.ready)
 	m.sess = s
@@ -143,6 +149,7 @@ func (m *Manager) Disconnect(ctx context.Context) error {
 		m.abortConnect()
 		m.abortConnect = nil
 	}
+	m.carried, m.hasCarried = rxgo.Item{}, false
 	if lt != nil {
 		// No reconnect from here on. Under m.mu, so that a reconnect whose
 		// dial has just succeeded either installed its session before
@@ -348,7 +355,11 @@ func (m *Manager) IterMessages(ctx context.Context) iter.Seq2[*Response, error] 
 }
 
 // Receive returns the next message. With nobody else listening the reader
-// waits for it, so a reply to a Send that came first is never lost. A
+// waits for it, so a reply to a Send that came first is never lost: not
+// even when the connection fails (a write breaks, a liveness timeout)
+// before Receive is called, as the message was received whole; it is then
+// the next Receive's, or the next connection's first listener's, unless
+// Connect or Disconnect is called first. A
 // Receive waiting when the connection ends returns io.EOF for a normal
 // close and the connection's error for any other; one called when there is
 // no connection returns ErrNotConnected (wrapping the last connection's
@@ -361,25 +372,40 @@ func (m *Manager) IterMessages(ctx context.Context) iter.Seq2[*Response, error] 
 // bare gorilla round trip; the post-processors then run in the caller's
 // goroutine too. Once such a Receive has taken a message and no
 // Messages observer or iteration listens, the reader goroutine stands down
-// (pull mode) and the connection is read only by Receive calls, until 50ms
-// on the manager's clock pass without one: then the reader reads again, so
-// that an idle connection still answers pings and sees a close, and holds
-// the next message for the next Receive. A Receive whose ctx can end waits
-// for the reader goroutine instead, so that it returns when ctx ends.
-// Concurrent Receive calls each get the next message that arrives while
-// they wait.
+// (pull mode) and the connection is read only by Receive calls, until
+// 50–100 ms on the manager's clock pass without one reading: then the
+// reader reads again, so that an idle connection still answers pings and
+// sees a close, and holds the next message for the next Receive. A Receive
+// whose ctx can end waits for the reader goroutine instead, so that it
+// returns when ctx ends.
+//
+// Concurrent Receive calls all get the same next message (it is not a
+// queue shared among them). A post-processor's error is returned as
+// Receive's error, and the connection goes on. During a reconnect outage
+// Receive waits for the next connection, or fails at once with
+// ErrNotConnected under WithFailFast.
 func (m *Manager) Receive(ctx context.Context) (*Response, error) {
-	s, err := m.current(ctx)
-	if err != nil {
-		return nil, err
+	// A message the last connection received before it failed comes
+	// first. It is looked for again after current, which waits for a
+	// failing connection's end, and before the next connection's reader
+	// could hand on a later message.
+	it, carried := m.takeCarried()
+	var s *session
+	var err error
+	if !carried {
+		s, err = m.current(ctx)
+		it, carried = m.takeCarried()
 	}
-	// Reading in the caller's goroutine cannot stop when ctx ends (an
-	// interrupted gorilla read breaks the connection), so only a context
-	// that never ends reads for itself.
-	var it rxgo.Item
-	if ctx.Done() == nil {
+	switch {
+	case carried:
+	case err != nil:
+		return nil, err
+	case ctx.Done() == nil:
+		// Reading in the caller's goroutine cannot stop when ctx ends (an
+		// interrupted gorilla read breaks the connection), so only a
+		// context that never ends reads for itself.
 		it, err = s.receiveReading()
-	} else {
+	default:
 		it, err = s.receiveWaiting(ctx)
 	}
 	if err != nil {
@@ -476,6 +502,15 @@ func (m *Manager) openStream() *source.Subject[rxgo.Item] {
 	return m.msgs
 }
 
+// takeCarried takes the message a failed connection left unread, if any.
+func (m *Manager) takeCarried() (rxgo.Item, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.carried, m.hasCarried
+	m.carried, m.hasCarried = rxgo.Item{}, false
+	return it, ok
+}
+
 // ended is called by a session once all its goroutines are gone: it starts
 // a reconnect, or ends the stream.
 func (m *Manager) ended(s *session, err error) {
@@ -483,6 +518,9 @@ func (m *Manager) ended(s *session, err error) {
 	defer m.mu.Unlock()
 	if m.sess == s {
 		m.sess = nil
+	}
+	if s.hasUnread && !s.planned.Load() {
+		m.carried, m.hasCarried = s.unread, true
 	}
 	if !s.planned.Load() && s.cfg.reconnect != nil && s.life.Err() == nil {
 		cause := err

@@ -81,8 +81,9 @@ func WithReconnect(b Backoff) ConnectOption {
 	return func(c *connectConfig) { c.reconnect = &b }
 }
 
-// WithFailFast makes Send, Subscribe and Ping return ErrNotConnected at once
-// during a reconnect outage, instead of waiting for the next connection.
+// WithFailFast makes Send, Subscribe, Ping and Receive return
+// ErrNotConnected at once during a reconnect outage, instead of waiting for
+// the next connection.
 func WithFailFast() Option { return func(c *config) { c.failFast = true } }
 
 // ErrGaveUp matches every *GaveUpError.

@@ -40,6 +40,12 @@ type session struct {
 
 	sends *source.Subject[*envelope]
 	msgs  *source.Subject[rxgo.Item]
+	// unread is the message the reader held for a listener when the
+	// session stopped for another reason than Disconnect: a failed write,
+	// or a liveness timeout. Written by the reader before it ends; the
+	// manager keeps it for the next Receive (see Manager.carried).
+	unread    rxgo.Item
+	hasUnread bool
 
 	writeMu sync.Mutex   // held while a frame is prepared and written
 	queued  atomic.Int64 // sends handed to the writer goroutine and not yet done
@@ -166,15 +172,24 @@ func (s *session) feed() (held bool, err error) {
 	if held, err = s.resume(false); err != nil {
 		return held, err
 	}
+	// A message the last connection received and nobody took goes first.
+	// Holding the token, the reader alone may take it: a Receive that
+	// finds neither it nor the token subscribes, and is handed it.
+	item, keep := s.m.takeCarried()
+	if keep {
+		s.live.parked.Store(true) // not reading: the message timer waits
+	}
 	for {
-		item, keep, err := s.readOne()
-		if err != nil {
-			s.failRead(err)
-			return true, err
-		}
 		if !keep {
-			continue
+			if item, keep, err = s.readOne(); err != nil {
+				s.failRead(err)
+				return true, err
+			}
+			if !keep {
+				continue
+			}
 		}
+		keep = false
 		// Decoding once for all (Response.Decode) costs an allocation and a
 		// copy each; with two subscribers they mostly decode at the same
 		// moment anyway, and it does not pay (BenchmarkManagerFanout).
@@ -182,6 +197,11 @@ func (s *session) feed() (held bool, err error) {
 			r.shared.Store(true)
 		}
 		if err := s.msgs.Publish(s.feedCtx, item); err != nil {
+			if !s.planned.Load() && s.msgs.Subscribers() == 0 {
+				// Nobody has it. It was received whole, so it is not
+				// lost with the connection: the next Receive gets it.
+				s.unread, s.hasUnread = item, true
+			}
 			return true, err
 		}
 		if s.wantPull.Load() && s.waiters.Load() == 0 {

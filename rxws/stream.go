@@ -97,7 +97,10 @@ func (m *Manager) MessagesWith(opts []StreamOption, rxopts ...rxgo.Option) rxgo.
 // IterMessagesWith is IterMessages with a configured subscriber (buffer
 // size, overflow policy, name, meter). It starts no goroutine: messages are
 // taken from the buffer in the caller's goroutine. Stopping the iteration
-// or ending ctx releases the subscriber at once.
+// or ending ctx releases the subscriber at once, with the messages still in
+// its buffer: they were handed to it, so a Receive after the loop gets the
+// message after them. To switch from iterating to Receive without a gap,
+// Receive from inside the loop instead of breaking out of it.
 func (m *Manager) IterMessagesWith(ctx context.Context, opts ...StreamOption) iter.Seq2[*Response, error] {
 	cfg := streamConfig(opts)
 	return func(yield func(*Response, error) bool) {
@@ -127,7 +130,8 @@ func (m *Manager) IterMessagesWith(ctx context.Context, opts ...StreamOption) it
 // Stats returns a snapshot of the counters of every subscriber attached now
 // to the stream of the current (or next) connection, in the order they
 // joined: observers of Messages and MessagesWith, iterations of IterMessages
-// and IterMessagesWith, and Receive calls waiting for a message. A
+// and IterMessagesWith, and Receive calls waiting for the reader to hand
+// them a message (not one reading the frame itself, in pull mode). A
 // subscriber that has left is not listed; use WithMeter to keep its counts.
 func (m *Manager) Stats() []StreamStats {
 	return m.stream().Stats()
