@@ -21,11 +21,15 @@ type Codec interface {
 
 var (
 	// FastJSON is github.com/goccy/go-json, a drop-in replacement for
-	// encoding/json (same struct tags, same results for valid input but
-	// for the last bit of some float32 fields, which goccy rounds through
-	// float64) that decodes the trade-like messages of a market feed 3–4×
-	// faster. It is the default: decoding is most of a feed client's work.
-	// A number too big for its field fails, as with encoding/json.
+	// encoding/json that decodes the trade-like messages of a market feed
+	// 3–4× faster. It is the default: decoding is most of a feed client's
+	// work. It takes the same struct tags and gives the same results for
+	// valid input, with two exceptions: a float32 field may differ in its
+	// last bit (goccy rounds through float64), and a number field tagged
+	// ",string" also accepts "NaN", "Infinity" and a leading "+" (as
+	// encoding/json does under GOEXPERIMENT=jsonv2, not by default): use
+	// StdJSON if a quoted price of "NaN" must fail. A number too big for its
+	// field fails, as with encoding/json.
 	//
 	// goccy accepts some malformed input without an error ({"qty":-},
 	// {"p":1.}, bad syntax inside a field the target lacks), so Unmarshal

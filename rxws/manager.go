@@ -380,7 +380,8 @@ func (m *Manager) IterMessages(ctx context.Context) iter.Seq2[*Response, error] 
 // returns when ctx ends.
 //
 // Concurrent Receive calls all get the same next message (it is not a
-// queue shared among them). A post-processor's error is returned as
+// queue shared among them), except a message left by a failed connection,
+// which one of them takes. A post-processor's error is returned as
 // Receive's error, and the connection goes on. During a reconnect outage
 // Receive waits for the next connection, or fails at once with
 // ErrNotConnected under WithFailFast.

@@ -3,47 +3,64 @@ package rxws
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/reactivex/rxgo/v2"
 	"github.com/rxpype/rxpype/clock"
 	"github.com/rxpype/rxpype/internal/testutil"
+	"github.com/rxpype/rxpype/source"
 )
 
-// heldRig connects a manager to a server that sends what the test says,
-// has it send "reply", waits until the reader holds it for a listener
-// (nobody listens), then drops the connection and sends until a write
-// fails: the connection is lost with the reply received and unread.
-func heldRig(t *testing.T, opts ...ConnectOption) (context.Context, *clock.Mock, *testutil.Server, *Manager, <-chan rxgo.Item) {
+// holdingRig connects a manager to a server that sends what the test says,
+// has it send "reply", and waits until the reader holds it for a listener
+// (nobody listens).
+type holdingRig struct {
+	ctx    context.Context
+	mock   *clock.Mock
+	srv    *testutil.Server
+	c      *testutil.Conn
+	m      *Manager
+	s      *session
+	states <-chan rxgo.Item
+}
+
+func newHoldingRig(t *testing.T, opts ...ConnectOption) *holdingRig {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
-	mock := clock.NewMock()
-	srv := testutil.NewServer(t, testutil.Hold)
-	m := NewManager(nil, WithClock(mock))
-	states := m.States(rxgo.WithContext(ctx)).Observe()
-	if err := m.Connect(ctx, srv.URL, opts...); err != nil {
+	r := &holdingRig{ctx: ctx, mock: clock.NewMock(), srv: testutil.NewServer(t, testutil.Hold)}
+	r.m = NewManager(nil, WithClock(r.mock))
+	r.states = r.m.States(rxgo.WithContext(ctx)).Observe()
+	if err := r.m.Connect(ctx, r.srv.URL, opts...); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = m.Disconnect(context.Background()) })
-	m.mu.Lock()
-	s := m.sess
-	m.mu.Unlock()
-	c, err := srv.WaitConn(ctx, 0)
-	if err != nil {
+	t.Cleanup(func() { _ = r.m.Disconnect(context.Background()) })
+	r.m.mu.Lock()
+	r.s = r.m.sess
+	r.m.mu.Unlock()
+	var err error
+	if r.c, err = r.srv.WaitConn(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SendText("reply"); err != nil {
+	if err := r.c.SendText("reply"); err != nil {
 		t.Fatal(err)
 	}
-	until(t, ctx, "the reader holds the reply", func() bool { return s.live.parked.Load() })
-	c.Drop()
+	until(t, ctx, "the reader holds the reply", func() bool { return r.s.live.parked.Load() })
+	return r
+}
+
+// heldRig is a holdingRig whose connection then drops, and sends until a
+// write fails: the connection is lost with the reply received and unread.
+func heldRig(t *testing.T, opts ...ConnectOption) (context.Context, *clock.Mock, *testutil.Server, *Manager, <-chan rxgo.Item) {
+	r := newHoldingRig(t, opts...)
+	r.c.Drop()
 	var sendErr error
-	for sendErr == nil && ctx.Err() == nil {
-		sendErr = m.Send(ctx, TextRequest("next request"))
+	for sendErr == nil && r.ctx.Err() == nil {
+		sendErr = r.m.Send(r.ctx, TextRequest("next request"))
 	}
-	<-s.done
-	return ctx, mock, srv, m, states
+	<-r.s.done
+	return r.ctx, r.mock, r.srv, r.m, r.states
 }
 
 // A reply received whole before a failed write ended the connection is
@@ -101,5 +118,26 @@ func TestDisconnectDropsAHeldReply(t *testing.T) {
 	}
 	if r, err := m.Receive(ctx); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("Receive after Disconnect: %v, %v; want ErrNotConnected", r, err)
+	}
+}
+
+// A listener that joins just as the connection fails is no sign that it got
+// the held reply: the reader's Publish stopped waiting, so the reply is
+// still carried to the next Receive. (One P makes the interleaving sure:
+// the reader cannot run between the stop and the subscription.)
+func TestAReplyHeldWhenAListenerJoinsAsTheConnectionFailsIsNotLost(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	r := newHoldingRig(t)
+	ctx, m, s := r.ctx, r.m, r.s
+	s.stop(errors.New("write broke"))                  // a write breaks the connection ...
+	sub := s.msgs.Subscribe(source.Config{Once: true}) // ... as a Receive subscribes
+	<-s.done
+	it, err := sub.Next(ctx)
+	sub.Close()
+	if r, ok := it.V.(*Response); err == nil && ok && string(r.Bytes()) == "reply" {
+		return
+	}
+	if r, err2 := m.Receive(ctx); err2 != nil || string(r.Bytes()) != "reply" {
+		t.Fatalf("reply lost: the listener got %v, %v; the next Receive %v, %v", it, err, r, err2)
 	}
 }

@@ -39,7 +39,9 @@ type decoded struct {
 // of the given kind (KindJSON and KindText both mean a text frame). It
 // decodes with FastJSON and has a zero Received time, except that one a
 // post-processor returns takes the manager's codec (WithCodec) and the
-// Received time of the frame it came from.
+// Received time of the frame it came from. A post-processor must return a
+// new response for each message (or the one it was given), not one kept
+// and returned again: the reader sets those two on it.
 func NewResponse(kind Kind, payload []byte) *Response {
 	if kind == KindJSON {
 		kind = KindText

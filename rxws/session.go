@@ -196,8 +196,8 @@ func (s *session) feed() (held bool, err error) {
 		if r, ok := item.V.(*Response); ok && s.msgs.Subscribers() >= shareDecodeFrom {
 			r.shared.Store(true)
 		}
-		if err := s.msgs.Publish(s.feedCtx, item); err != nil {
-			if !s.planned.Load() && s.msgs.Subscribers() == 0 {
+		if taken, err := s.msgs.PublishTaken(s.feedCtx, item); err != nil {
+			if !taken && !s.planned.Load() {
 				// Nobody has it. It was received whole, so it is not
 				// lost with the connection: the next Receive gets it.
 				s.unread, s.hasUnread = item, true

@@ -140,22 +140,31 @@ func NewSubject[T any]() *Subject[T] {
 // waiting; v may then have reached some subscribers and not others. With
 // ctx already done it publishes nothing and returns ctx's error.
 func (s *Subject[T]) Publish(ctx context.Context, v T) error {
+	_, err := s.PublishTaken(ctx, v)
+	return err
+}
+
+// PublishTaken is Publish that also reports whether any subscriber took v
+// (or dropped it by its policy). When Publish has to stop waiting, that
+// tells a publisher whether v is still its own: a subscriber that joined
+// just as ctx ended is no sign that it got v.
+func (s *Subject[T]) PublishTaken(ctx context.Context, v T) (taken bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
 	if err := s.lockPub(ctx); err != nil {
-		return err
+		return false, err
 	}
 	defer s.unlockPub()
 	for {
 		subs, err := s.awaitLocked(ctx)
 		if err != nil {
-			return err
+			return false, err
 		}
 		// Every subscriber may have left as v reached it (a Once
 		// subscriber whose Next gave up): then v waits for the next one.
 		if taken, err := s.deliverLocked(ctx, subs, v); err != nil || taken {
-			return err
+			return taken, err
 		}
 	}
 }

@@ -543,3 +543,42 @@ func TestItemsObserveDoesNotWaitForABlockedPublisher(t *testing.T) {
 		}
 	}
 }
+
+// PublishTaken says whether anyone took the item when Publish stopped
+// waiting: not when it waited for a first subscriber, even one that joined
+// as ctx ended; yes when a subscriber ahead of a full Block one took it.
+func TestPublishTakenSaysWhetherAnySubscriberTookTheItem(t *testing.T) {
+	s := source.NewSubject[int]()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if taken, err := s.PublishTaken(ctx, 1); taken || !errors.Is(err, context.Canceled) {
+		t.Fatalf("ctx done, no subscriber: %v, %v", taken, err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	done := make(chan bool)
+	go func() { taken, _ := s.PublishTaken(ctx, 2); done <- taken }()
+	cancel()
+	late := s.Subscribe(source.Config{}) // joins as the wait for a first one ends
+	if <-done {
+		if v, err := late.Next(context.Background()); err != nil || v != 2 {
+			t.Fatalf("taken, but the subscriber has %d, %v", v, err)
+		}
+	}
+	late.Close()
+
+	light := s.Subscribe(source.Config{Buffer: 1})
+	full := s.Subscribe(source.Config{Buffer: 1})
+	if taken, err := s.PublishTaken(context.Background(), 3); !taken || err != nil {
+		t.Fatalf("with room: %v, %v", taken, err)
+	}
+	if _, err := light.Next(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if taken, err := s.PublishTaken(ctx, 4); !taken || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("light took it, full blocked: %v, %v", taken, err)
+	}
+	light.Close()
+	full.Close()
+}
