@@ -240,11 +240,26 @@ func writeError(timeout time.Duration, err error) error {
 }
 
 // dialError types a failed dial that the caller's context did not cause.
+// notContextError is err without its identity as a context error, text
+// kept. The caller's ctx has been checked before: a deadline error here is
+// gorilla's handshake timeout, which crypto/tls reports as the error of
+// gorilla's own dial context, and errors.Is(err, context.DeadlineExceeded)
+// must not make it pass for the caller's.
+func notContextError(err error) error {
+	switch {
+	case err == context.DeadlineExceeded:
+		return nil // TimeoutError's own text says it all
+	case errors.Is(err, context.DeadlineExceeded):
+		return errors.New(err.Error())
+	}
+	return err
+}
+
 func dialError(shown, host string, timeout time.Duration, err error) error {
 	var ne interface{ Timeout() bool }
 	switch {
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
-		return &TimeoutError{Op: "handshake", URL: shown, After: timeout, Err: err}
+		return &TimeoutError{Op: "handshake", URL: shown, After: timeout, Err: notContextError(err)}
 	case isCertificateError(err):
 		return &CertificateError{URL: shown, Host: host, Err: err}
 	}
