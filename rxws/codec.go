@@ -31,11 +31,13 @@ var (
 	// StdJSON if a quoted price of "NaN" must fail. A number too big for its
 	// field fails, as with encoding/json.
 	//
-	// goccy accepts some malformed input without an error ({"qty":-},
-	// {"p":1.}, bad syntax inside a field the target lacks), so Unmarshal
-	// first checks that the input is valid JSON, as encoding/json does (about
-	// 100 ns for a 100-byte message); input that is not fails with
-	// encoding/json's *json.SyntaxError. Other errors, such as a type
+	// Unmarshal first checks that the input is valid JSON, as encoding/json
+	// does (about 100 ns for a 100-byte message), and input that is not
+	// fails with encoding/json's *json.SyntaxError. goccy before v0.12
+	// accepted some malformed input without an error ({"qty":-} as 0, bad
+	// syntax inside a field the target lacks); v0.12 refuses it, with its
+	// own error type, and the check keeps both the error type and the
+	// guarantee whatever goccy version a build selects. Other errors, such as a type
 	// mismatch, are goccy's own types, not *json.UnmarshalTypeError; use
 	// StdJSON to match on those.
 	FastJSON Codec = fastCodec{}

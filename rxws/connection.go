@@ -45,7 +45,8 @@ func (c *Connection) Connected() bool {
 	return c.ws != nil
 }
 
-// URL returns the URL last dialled, without query or credentials.
+// URL returns the URL of the last connection made (the last dial that
+// succeeded), without query or credentials.
 func (c *Connection) URL() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -95,7 +95,8 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 	m.abortConnect = abort
 	m.mu.Unlock()
 
-	m.emit(State{Kind: StateConnecting})
+	_, shown, _ := parseURL(url)
+	m.emit(State{Kind: StateConnecting, URL: shown})
 	cfg := newConnectConfig(opts)
 	ws, sock, err := m.conn.dial(dialCtx, url, cfg, m.cfg.clock)
 
@@ -107,12 +108,11 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 		if err == nil {
 			_ = m.conn.close(ws)
 		}
-		_, shown, _ := parseURL(url)
 		err = fmt.Errorf("rxws: connect to %s: %w", shown, ErrDisconnected)
 	}
 	if err != nil {
 		m.mu.Unlock()
-		m.emit(State{Kind: StateDisconnected, Cause: err})
+		m.emit(State{Kind: StateDisconnected, URL: shown, Cause: err})
 		return err
 	}
 	lt := newLifetime()
@@ -325,9 +325,12 @@ func (m *Manager) States(opts ...rxgo.Option) rxgo.Observable {
 	return m.states.Observable(source.Config{Buffer: 64, Policy: source.DropOldest}, opts...)
 }
 
+// emit sends st, naming the server last connected to unless st names one.
 func (m *Manager) emit(st State) {
 	st.At = m.cfg.clock.Now()
-	st.URL = m.conn.URL()
+	if st.URL == "" {
+		st.URL = m.conn.URL()
+	}
 	m.states.Emit(st)
 }
 

@@ -472,3 +472,33 @@ func TestDisconnectWaitsOnlyForItsOwnReconnects(t *testing.T) {
 	}
 	_ = m.Disconnect(context.Background())
 }
+
+// A state names the server it is about: a Connect's StateConnecting and the
+// StateDisconnected of its failure name the URL being dialled, not the one
+// of the manager's last connection.
+func TestStatesNameTheServerBeingDialled(t *testing.T) {
+	ctx := testCtx(t)
+	srv := testutil.NewServer(t, testutil.Hold)
+	m := rxws.NewManager(nil)
+	states := m.States(rxgoCtx(ctx)).Observe()
+	if err := m.Connect(ctx, srv.URL+"/a?key=secret"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	refused := testutil.RefusedURL(t) + "/c"
+	if err := m.Connect(ctx, refused); err == nil {
+		t.Fatal("connected to a refused port")
+	}
+	var got []string
+	for len(got) < 5 {
+		st := (<-states).V.(rxws.State)
+		got = append(got, st.Kind.String()+" "+st.URL)
+	}
+	want := []string{"connecting " + srv.URL + "/a?…", "connected " + srv.URL + "/a?…", "disconnected " + srv.URL + "/a?…",
+		"connecting " + refused, "disconnected " + refused}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("states\n got %q\nwant %q", got, want)
+	}
+}
