@@ -13,7 +13,7 @@ import (
 type Backoff struct {
 	Initial    time.Duration // the first wait's ceiling; default 500 ms
 	Max        time.Duration // the largest ceiling; default 30 s
-	Multiplier float64       // growth per attempt; default 2
+	Multiplier float64       // growth per attempt; less than 1 means the default, 2
 	// MaxAttempts is how many dials in a row may fail, or give connections
 	// that do not last MinUptime, before giving up; 0 means never give up.
 	MaxAttempts int
@@ -61,11 +61,16 @@ func (b Backoff) Delay(n int) time.Duration {
 	if mult < 1 {
 		mult = 2
 	}
-	ceiling := time.Duration(math.Min(float64(max), float64(initial)*math.Pow(mult, float64(n-1))))
+	// Compared as floats, kept as integers: float64(max) of a Max near
+	// math.MaxInt64 rounds up to 2^63, which would wrap negative.
+	ceiling := max
+	if c := float64(initial) * math.Pow(mult, float64(n-1)); c < float64(max) {
+		ceiling = time.Duration(c)
+	}
 	if b.Jitter != nil {
 		return b.Jitter(ceiling)
 	}
-	return time.Duration(rand.Int64N(int64(ceiling) + 1))
+	return time.Duration(rand.Uint64N(uint64(ceiling) + 1))
 }
 
 // WithReconnect makes the manager dial again after any unplanned loss (a

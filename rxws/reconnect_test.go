@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"sync"
@@ -500,5 +501,29 @@ func TestStatesNameTheServerBeingDialled(t *testing.T) {
 		"connecting " + refused, "disconnected " + refused}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("states\n got %q\nwant %q", got, want)
+	}
+}
+
+// Backoff's waits grow to Max and stay there, whatever Max: one near
+// math.MaxInt64 ("no cap") once rounded, as a float, past the largest
+// Duration and wrapped negative, so the waits fell to zero (a tight redial
+// loop), and full jitter panicked.
+func TestBackoffDelayNeverShrinksOrPanics(t *testing.T) {
+	for _, max := range []time.Duration{30 * time.Second, math.MaxInt64, math.MaxInt64 - 1} {
+		exact := rxws.Backoff{Max: max, Jitter: rxws.NoJitter}
+		var prev time.Duration
+		for n := 1; n <= 100; n++ {
+			d := exact.Delay(n)
+			if d < prev || d > max {
+				t.Fatalf("Max %v: Delay(%d) = %v after %v", max, n, d, prev)
+			}
+			prev = d
+			if j := (rxws.Backoff{Max: max}).Delay(n); j < 0 || j > d {
+				t.Fatalf("Max %v: jittered Delay(%d) = %v, ceiling %v", max, n, j, d)
+			}
+		}
+		if prev != max {
+			t.Fatalf("Max %v: the waits end at %v", max, prev)
+		}
 	}
 }
