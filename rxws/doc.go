@@ -12,5 +12,6 @@
 // time by hand.
 //
 // The zero value of Manager is not usable: make one with NewManager or a
-// Factory. Every blocking method takes a context.
+// Factory. Every blocking method takes a context, except Factory.Close,
+// which disconnects its managers with context.Background().
 package rxws
