@@ -426,7 +426,7 @@ func (s *Subject[T]) remove(sub *Subscription[T]) {
 // items offered to the subscriber only when neither is moving.
 type Stats struct {
 	Name      string // Config.Name
-	Policy    Policy
+	Policy    Policy // Config.Policy: what its full buffer does with a new item
 	Delivered uint64 // items the subscriber has taken out of its buffer
 	Dropped   uint64 // items its overflow policy discarded
 	Buffered  int    // items waiting in its buffer now
