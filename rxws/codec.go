@@ -14,8 +14,11 @@ import (
 // DecodeJSON. Response.Data keeps networkpype's rules with encoding/json
 // whatever the codec, since it decodes into generic values, once, lazily.
 type Codec interface {
+	// Name names the codec in reports, such as the bench's results.
 	Name() string
+	// Marshal encodes a KindJSON request's payload.
 	Marshal(v any) ([]byte, error)
+	// Unmarshal decodes a response's bytes into v.
 	Unmarshal(data []byte, v any) error
 }
 

@@ -16,10 +16,10 @@ import (
 )
 
 // Connection dials and holds one gorilla/websocket client connection at a
-// time. A Manager owns it: the Manager's reader is the only one to read it
-// and its writer the only one to write data frames. The zero value is
-// ready to use and takes the logger of the first Manager made on it;
-// NewConnection gives it the logger of its options instead.
+// time. A Manager owns it and lets one reader and one data-frame writer at
+// a time use it, as gorilla requires. The zero value is ready to use and
+// takes the logger of the first Manager made on it; NewConnection gives it
+// the logger of its options instead.
 type Connection struct {
 	mu  sync.Mutex
 	ws  *websocket.Conn

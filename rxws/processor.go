@@ -5,12 +5,14 @@ import "context"
 // PreProcessor changes a request on its way out, before auth and the
 // throttler. An error stops the send: nothing is written, and Send returns it.
 type PreProcessor interface {
+	// PreProcess returns the request to send in req's place.
 	PreProcess(ctx context.Context, req Request) (Request, error)
 }
 
 // PostProcessor changes a response on its way in. Returning nil, nil drops
 // the message; an error becomes an error item in the stream, which goes on.
 type PostProcessor interface {
+	// PostProcess returns the response to pass on in resp's place, or nil.
 	PostProcess(ctx context.Context, resp *Response) (*Response, error)
 }
 
@@ -33,6 +35,7 @@ func (f PostProcessorFunc) PostProcess(ctx context.Context, resp *Response) (*Re
 // Auth signs requests that have AuthRequired set, after the pre-processors.
 // An error stops the send: nothing is written.
 type Auth interface {
+	// AuthenticateWS returns req signed, to be sent in its place.
 	AuthenticateWS(ctx context.Context, req Request) (Request, error)
 }
 

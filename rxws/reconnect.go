@@ -144,7 +144,7 @@ func (k StateKind) String() string {
 
 // State is one change of a manager's connection state.
 type State struct {
-	Kind StateKind
+	Kind StateKind // what the state became
 	At   time.Time // the clock's time of the change
 	URL  string    // the server, without query or credentials
 	// Attempt counts dials since the loss, from 1 (StateReconnecting); a

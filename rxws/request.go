@@ -41,6 +41,7 @@ func (k Kind) String() string {
 // a processor that changes what they point to through methods (as
 // (*big.Int).SetInt64 does) changes it for the caller too.
 type Request struct {
+	// Kind says how Payload becomes a frame; the zero value is KindJSON.
 	Kind Kind
 	// Payload is, for KindJSON, any json.Marshal-able value; for KindText a
 	// string; for KindBinary a []byte.

@@ -426,7 +426,7 @@ func (s *Subject[T]) remove(sub *Subscription[T]) {
 // items offered to the subscriber only when neither is moving.
 type Stats struct {
 	Name      string // Config.Name
-	Policy    Policy
+	Policy    Policy // Config.Policy: what its full buffer does with a new item
 	Delivered uint64 // items the subscriber has taken out of its buffer
 	Dropped   uint64 // items its overflow policy discarded
 	Buffered  int    // items waiting in its buffer now
@@ -551,8 +551,10 @@ var errLeft = errors.New("source: subscriber left")
 
 // Next returns the next item. When the Subject has been closed and the
 // buffer is empty it returns the Subject's error, or io.EOF for a normal
-// completion; after Close it returns ErrUnsubscribed; if ctx ends first, ctx's
-// error. A Once subscription returns io.EOF after its one item.
+// completion; after Close it still returns the items already buffered, then
+// ErrUnsubscribed (or, if the Subject has closed too, either ending); if ctx
+// ends first, ctx's error. A Once subscription returns io.EOF after its one
+// item.
 func (sub *Subscription[T]) Next(ctx context.Context) (T, error) {
 	select {
 	case v := <-sub.ch:
@@ -646,8 +648,10 @@ func (sub *Subscription[T]) NextOr(ctx context.Context, alt <-chan struct{}) (v 
 	return v, err == nil, err
 }
 
-// Close detaches the subscriber and releases its buffer; a publisher waiting
-// on it moves on. It is safe to call more than once and from any goroutine.
+// Close detaches the subscriber, so that it holds back no publisher: one
+// waiting on it moves on, and later ones skip it (a Publish already under
+// way may still buffer one item). Items already buffered stay there for Next
+// and TryNext. It is safe to call more than once and from any goroutine.
 func (sub *Subscription[T]) Close() {
 	sub.leaveOnce.Do(func() {
 		sub.mu.Lock()
