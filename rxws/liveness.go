@@ -95,6 +95,13 @@ func (s *session) tick(ping, beat *clock.Ticker) {
 		case <-pc:
 			_ = s.send(s.ctx, &envelope{ctx: s.ctx, control: true, mt: pingFrame})
 		case <-bc:
+			select {
+			case <-s.ready:
+			default:
+				// The subscriptions are being sent again, and go first:
+				// they are traffic enough, so this beat is skipped.
+				continue
+			}
 			// A heartbeat that a processor refuses is not fatal; a failed
 			// write ends the session on its own.
 			_ = s.send(s.ctx, &envelope{ctx: s.ctx, req: s.cfg.heartbeatReq.clone()})

@@ -121,8 +121,10 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 	s := m.start(ws, sock, cfg, url, lt, 0)
 	close(s.ready)
 	m.sess = s
-	m.mu.Unlock()
+	// Under m.mu, so that it comes before the state s's end emits, however
+	// soon that is.
 	m.emit(State{Kind: StateConnected})
+	m.mu.Unlock()
 	return nil
 }
 
@@ -591,6 +593,9 @@ func (m *Manager) reconnect(prev *session, cause error) {
 		}
 		ws, sock, err := m.conn.dial(life, prev.rawURL, cfg, m.cfg.clock)
 		if err != nil {
+			if life.Err() != nil {
+				return // Disconnect ended the dial: no further attempt to announce
+			}
 			cause = err
 			continue
 		}
@@ -626,7 +631,14 @@ func (m *Manager) reconnect(prev *session, cause error) {
 		}
 		close(s.ready)
 		if replayed {
-			m.emit(State{Kind: StateConnected, Downtime: m.cfg.clock.Since(since), Cause: errors.Join(refused...)})
+			down := m.cfg.clock.Since(since)
+			// Under m.mu and only while s is current, so that it cannot
+			// follow the state that s's end emits (under m.mu too).
+			m.mu.Lock()
+			if m.sess == s {
+				m.emit(State{Kind: StateConnected, Downtime: down, Cause: errors.Join(refused...)})
+			}
+			m.mu.Unlock()
 		}
 		return
 	}
