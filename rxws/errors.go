@@ -36,7 +36,8 @@ var (
 	ErrBadURL = errors.New("rxws: bad URL")
 	// ErrNoAuth fails a send with AuthRequired on a manager without an Auth.
 	ErrNoAuth = errors.New("rxws: request requires auth and the manager has no Auth")
-	// ErrFactoryClosed is returned by Factory.WSManager after Close.
+	// ErrFactoryClosed is returned by Factory.WSManager after Close, and by
+	// the Connect of a Manager the closed Factory made.
 	ErrFactoryClosed = errors.New("rxws: factory closed")
 )
 

@@ -38,8 +38,9 @@ func (f *Factory) WSManager(opts ...Option) (*Manager, error) {
 	return m, nil
 }
 
-// Close disconnects every Manager the factory made and refuses to make more.
-// It returns their errors joined. Calling it again does nothing.
+// Close disconnects every Manager the factory made and refuses to make more;
+// their Connect fails with ErrFactoryClosed from then on. It returns their
+// errors joined. Calling it again does nothing.
 func (f *Factory) Close() error {
 	f.mu.Lock()
 	ms := f.managers
@@ -47,6 +48,11 @@ func (f *Factory) Close() error {
 	f.mu.Unlock()
 	var errs []error
 	for _, m := range ms {
+		// Closed first, under m.mu: a Connect either fails now or is
+		// in flight, and then Disconnect ends it.
+		m.mu.Lock()
+		m.closed = true
+		m.mu.Unlock()
 		errs = append(errs, m.Disconnect(context.Background()))
 	}
 	return errors.Join(errs...)

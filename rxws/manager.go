@@ -30,6 +30,7 @@ type Manager struct {
 	mu         sync.Mutex
 	sess       *session
 	connecting bool
+	closed     bool // its Factory was closed: Connect fails
 	// abortConnect ends the dial of the Connect in flight; Disconnect
 	// calls it and sets it to nil, which tells Connect to give up.
 	abortConnect context.CancelFunc
@@ -82,9 +83,14 @@ func NewManager(conn *Connection, opts ...Option) *Manager {
 // error wrapping ErrBadURL for a URL that is not ws:// or wss://, with a
 // *HandshakeError if the server refuses the upgrade, with ctx's error if
 // ctx ends first, and with an error wrapping ErrDisconnected if Disconnect
-// is called before it is done.
+// is called before it is done. A manager whose Factory was closed fails
+// with ErrFactoryClosed.
 func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption) error {
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrFactoryClosed
+	}
 	if m.sess != nil || m.connecting || m.outage != nil {
 		m.mu.Unlock()
 		return ErrAlreadyConnected
@@ -118,6 +124,7 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 	lt := newLifetime()
 	m.life = lt
 	m.carried, m.hasCarried = rxgo.Item{}, false
+	m.subs = nil // remembered subscriptions belong to the Connect they were made under
 	s := m.start(ws, sock, cfg, url, lt, 0)
 	close(s.ready)
 	m.sess = s
@@ -251,14 +258,20 @@ func (m *Manager) Send(ctx context.Context, req Request) error {
 }
 
 func (m *Manager) deliver(ctx context.Context, env func() *envelope) error {
+	_, err := m.deliverOn(ctx, env)
+	return err
+}
+
+// deliverOn is deliver, also returning the session that took the frame.
+func (m *Manager) deliverOn(ctx context.Context, env func() *envelope) (*session, error) {
 	for {
 		s, err := m.current(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		err = s.send(ctx, env())
 		if err != errSessionGone {
-			return err
+			return s, err
 		}
 		// The session ended before writing it: try the next one, if any.
 	}
@@ -266,21 +279,41 @@ func (m *Manager) deliver(ctx context.Context, env func() *envelope) error {
 
 // Subscribe sends req like Send and, once it is written, remembers it: with
 // WithReconnect, every remembered subscription is sent again on each new
-// connection, in order. Subscribing to a request identical to a remembered
-// one (same kind and encoded payload) sends it but remembers it once.
+// connection of this Connect, in order (a later Connect starts with none).
+// Subscribing to a request identical to a remembered one (same kind and
+// encoded payload) sends it but remembers it once. If the connection is
+// lost and made again between the write and the remembering, Subscribe
+// sends it on the new connection too, as that one's replay missed it.
 func (m *Manager) Subscribe(ctx context.Context, req Request) error {
-	if err := m.Send(ctx, req); err != nil {
+	env := func() *envelope { return &envelope{ctx: ctx, req: req.clone()} }
+	wrote, err := m.deliverOn(ctx, env)
+	if err != nil {
 		return err
 	}
 	id := identity(req)
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, s := range m.subs {
 		if s.id == id {
+			m.mu.Unlock()
 			return nil
 		}
 	}
 	m.subs = append(m.subs, subscription{id: id, req: req.clone()})
+	now := m.sess
+	m.mu.Unlock()
+	if now == nil || now == wrote {
+		return nil // the next connection's replay, if any, has it
+	}
+	select {
+	case <-now.ready:
+	case <-now.done:
+		return nil // its successor's replay has it
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := now.send(ctx, env()); err != errSessionGone {
+		return err
+	}
 	return nil
 }
 

@@ -716,4 +716,10 @@ func TestFactoryClosesItsManagers(t *testing.T) {
 	if _, err := f.WSManager(); !errors.Is(err, rxws.ErrFactoryClosed) {
 		t.Fatalf("got %v", err)
 	}
+	// Nor can its managers connect again (a Connect that lost a race with
+	// Close would otherwise outlive the factory).
+	if err := ms[0].Connect(ctx, srv.URL); !errors.Is(err, rxws.ErrFactoryClosed) || ms[0].Connected() {
+		_ = ms[0].Disconnect(ctx)
+		t.Fatalf("Connect after Close: %v", err)
+	}
 }

@@ -56,6 +56,20 @@ func (l *stateLog) upToNow(t *testing.T, ctx context.Context) []string {
 	}
 }
 
+// reconnecting connects a manager on clk to url, reconnecting after 1 s,
+// 2 s, ... (no jitter), and disconnects it when the test ends.
+func reconnecting(t *testing.T, ctx context.Context, clk clock.Clock, url string, opts []Option, copts ...ConnectOption) (*Manager, *stateLog) {
+	t.Helper()
+	m := NewManager(nil, append([]Option{WithClock(clk)}, opts...)...)
+	log := newStateLog(t, m)
+	copts = append([]ConnectOption{WithReconnect(Backoff{Initial: time.Second, Jitter: NoJitter})}, copts...)
+	if err := m.Connect(ctx, url, copts...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Disconnect(context.Background()) })
+	return m, log
+}
+
 // A connection that ends the moment it is made (a server refusing an API
 // key with a close frame) must not be announced as connected after its
 // end: StateConnected was emitted outside m.mu, after the session ran.
@@ -108,12 +122,7 @@ func TestAReconnectIsNotAnnouncedAfterItsLoss(t *testing.T) {
 		}
 		<-c.Done()
 	})
-	m := NewManager(nil, WithClock(gc))
-	log := newStateLog(t, m)
-	if err := m.Connect(ctx, srv.URL, WithReconnect(Backoff{Initial: time.Second, Jitter: NoJitter})); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = m.Disconnect(context.Background()) }()
+	m, log := reconnecting(t, ctx, gc, srv.URL, nil)
 	c0, err := srv.WaitConn(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -151,11 +160,7 @@ func TestDisconnectDuringARedialAnnouncesNoFurtherAttempt(t *testing.T) {
 		close(stalled) // the redial: never answer the handshake
 		<-c.Done()
 	})
-	m := NewManager(nil, WithClock(mock))
-	log := newStateLog(t, m)
-	if err := m.Connect(ctx, srv.URL, WithReconnect(Backoff{Initial: time.Second, Jitter: NoJitter})); err != nil {
-		t.Fatal(err)
-	}
+	m, log := reconnecting(t, ctx, mock, srv.URL, nil)
 	log.next(t, ctx, StateReconnecting)
 	mock.Add(time.Second)
 	<-stalled
@@ -183,14 +188,8 @@ func TestAHeartbeatDoesNotCutIntoTheReplay(t *testing.T) {
 		}
 		return req, nil
 	})
-	m := NewManager(nil, WithClock(mock), WithPreProcessors(pre))
-	log := newStateLog(t, m)
-	if err := m.Connect(ctx, srv.URL,
-		WithReconnect(Backoff{Initial: time.Second, Jitter: NoJitter}),
-		WithHeartbeat(time.Hour, TextRequest("hb"), nil)); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = m.Disconnect(context.Background()) }()
+	m, log := reconnecting(t, ctx, mock, srv.URL, []Option{WithPreProcessors(pre)},
+		WithHeartbeat(time.Hour, TextRequest("hb"), nil))
 	for _, s := range []string{"sub-a", "sub-b"} {
 		if err := m.Subscribe(ctx, TextRequest(s)); err != nil {
 			t.Fatal(err)
@@ -227,5 +226,104 @@ func TestAHeartbeatDoesNotCutIntoTheReplay(t *testing.T) {
 	}
 	if got := dataOf(fs); len(got) < 3 || got[0] != "sub-a" || got[1] != "sub-b" || got[2] != "hb" {
 		t.Fatalf("frames on the new connection: %q; the subscriptions go first", got)
+	}
+}
+
+// gatedSub's MarshalJSON waits, once, when Subscribe computes its identity
+// to remember it: after the frame was written, before it is remembered.
+type gatedSub struct {
+	Op               string `json:"op"`
+	entered, release chan struct{}
+	once             *sync.Once
+}
+
+func (v gatedSub) MarshalJSON() ([]byte, error) {
+	if v.once != nil {
+		buf := make([]byte, 16<<10)
+		if strings.Contains(string(buf[:runtime.Stack(buf, false)]), "rxws.identity") {
+			v.once.Do(func() { close(v.entered); <-v.release })
+		}
+	}
+	return []byte(`{"op":"` + v.Op + `"}`), nil
+}
+
+// A Subscribe whose connection is lost and made again between its write
+// and its remembering (so the new connection's replay missed it) sends it
+// on the new connection too.
+func TestASubscribeRacingALossIsSentOnTheNextConnection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mock := clock.NewMock()
+	srv := testutil.NewServer(t, testutil.Hold)
+	m, log := reconnecting(t, ctx, mock, srv.URL, nil)
+	c0, err := srv.WaitConn(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := gatedSub{Op: "sub-x", entered: make(chan struct{}), release: make(chan struct{}), once: new(sync.Once)}
+	subErr := make(chan error, 1)
+	go func() { subErr <- m.Subscribe(ctx, JSONRequest(sub)) }()
+	<-sub.entered // written on c0, not yet remembered
+	c0.Drop()
+	log.next(t, ctx, StateReconnecting)
+	mock.Add(time.Second)
+	log.next(t, ctx, StateConnected) // the replay, of nothing, is done
+	close(sub.release)
+	if err := <-subErr; err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Send(ctx, TextRequest("marker")); err != nil {
+		t.Fatal(err)
+	}
+	c1, err := srv.WaitConn(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := c1.WaitFrames(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dataOf(fs); len(got) != 2 || got[0] != `{"op":"sub-x"}` || got[1] != "marker" {
+		t.Fatalf("frames on the new connection: %q", got)
+	}
+}
+
+// Remembered subscriptions belong to the Connect they were made under: a
+// later Connect neither sends them nor replays them on its reconnects.
+func TestALaterConnectStartsWithNoSubscriptions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mock := clock.NewMock()
+	srv := testutil.NewServer(t, testutil.Hold)
+	m, log := reconnecting(t, ctx, mock, srv.URL, nil)
+	if err := m.Subscribe(ctx, TextRequest("sub-a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Connect(ctx, srv.URL, WithReconnect(Backoff{Initial: time.Second, Jitter: NoJitter})); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.Subscriptions()); n != 0 {
+		t.Fatalf("a new Connect remembers %d subscriptions", n)
+	}
+	c1, err := srv.WaitConn(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.Drop()
+	log.next(t, ctx, StateReconnecting)
+	mock.Add(time.Second)
+	log.next(t, ctx, StateConnected)
+	if err := m.Send(ctx, TextRequest("marker")); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := srv.WaitConn(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs, err := c2.WaitFrames(ctx, 1); err != nil || dataOf(fs)[0] != "marker" {
+		t.Fatalf("the new Connect's reconnection got %q, %v", dataOf(fs), err)
 	}
 }
