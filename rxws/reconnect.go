@@ -86,9 +86,10 @@ func WithReconnect(b Backoff) ConnectOption {
 	return func(c *connectConfig) { c.reconnect = &b }
 }
 
-// WithFailFast makes Send, Subscribe, Ping and Receive return
+// WithFailFast makes Send, Subscribe, Unsubscribe, Ping and Receive return
 // ErrNotConnected at once during a reconnect outage, instead of waiting for
-// the next connection.
+// the next connection. Once a connection is made again they still wait for
+// its subscriptions to be sent again, which goes first.
 func WithFailFast() Option { return func(c *config) { c.failFast = true } }
 
 // ErrGaveUp matches every *GaveUpError.
