@@ -239,22 +239,30 @@ func writeError(timeout time.Duration, err error) error {
 	return err
 }
 
-// dialError types a failed dial that the caller's context did not cause.
-// notContextError is err without its identity as a context error, text
-// kept. The caller's ctx has been checked before: a deadline error here is
-// gorilla's handshake timeout, which crypto/tls reports as the error of
-// gorilla's own dial context, and errors.Is(err, context.DeadlineExceeded)
-// must not make it pass for the caller's.
+// notContextError is err without its identity as a context error. The
+// caller's ctx has been checked before: a deadline error here is gorilla's
+// handshake timeout (crypto/tls reports gorilla's own dial context's error,
+// and net's dial timeout matches context.DeadlineExceeded too), and
+// errors.Is(err, context.DeadlineExceeded) must not make it pass for the
+// caller's. errors.As still finds what err holds (a *net.OpError).
 func notContextError(err error) error {
 	switch {
 	case err == context.DeadlineExceeded:
 		return nil // TimeoutError's own text says it all
 	case errors.Is(err, context.DeadlineExceeded):
-		return errors.New(err.Error())
+		return hiddenDeadline{err}
 	}
 	return err
 }
 
+// hiddenDeadline has err's text and errors.As targets, but no Unwrap, so
+// errors.Is does not reach the context.DeadlineExceeded inside it.
+type hiddenDeadline struct{ err error }
+
+func (h hiddenDeadline) Error() string      { return h.err.Error() }
+func (h hiddenDeadline) As(target any) bool { return errors.As(h.err, target) }
+
+// dialError types a failed dial that the caller's context did not cause.
 func dialError(shown, host string, timeout time.Duration, err error) error {
 	var ne interface{ Timeout() bool }
 	switch {

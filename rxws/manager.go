@@ -95,14 +95,21 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 		m.mu.Unlock()
 		return ErrAlreadyConnected
 	}
+	_, shown, err := parseURL(url)
+	if err != nil {
+		m.mu.Unlock()
+		return err // nothing to dial, so no state to report
+	}
 	m.connecting = true
+	m.subs = nil // remembered subscriptions belong to the Connect they were made under
 	dialCtx, abort := context.WithCancel(ctx)
 	defer abort()
 	m.abortConnect = abort
+	// States are emitted under m.mu, so that they come in the order of the
+	// changes they report (another Connect, a session's end).
+	m.emit(State{Kind: StateConnecting, URL: shown})
 	m.mu.Unlock()
 
-	_, shown, _ := parseURL(url)
-	m.emit(State{Kind: StateConnecting, URL: shown})
 	cfg := newConnectConfig(opts)
 	ws, sock, err := m.conn.dial(dialCtx, url, cfg, m.cfg.clock)
 
@@ -117,20 +124,17 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 		err = fmt.Errorf("rxws: connect to %s: %w", shown, ErrDisconnected)
 	}
 	if err != nil {
-		m.mu.Unlock()
 		m.emit(State{Kind: StateDisconnected, URL: shown, Cause: err})
+		m.mu.Unlock()
 		return err
 	}
 	lt := newLifetime()
 	m.life = lt
 	m.carried, m.hasCarried = rxgo.Item{}, false
-	m.subs = nil // remembered subscriptions belong to the Connect they were made under
 	s := m.start(ws, sock, cfg, url, lt, 0)
 	close(s.ready)
 	m.sess = s
-	// Under m.mu, so that it comes before the state s's end emits, however
-	// soon that is.
-	m.emit(State{Kind: StateConnected})
+	m.emit(State{Kind: StateConnected}) // before the state s's end emits, however soon
 	m.mu.Unlock()
 	return nil
 }
@@ -283,7 +287,10 @@ func (m *Manager) deliverOn(ctx context.Context, env func() *envelope) (*session
 // Subscribing to a request identical to a remembered one (same kind and
 // encoded payload) sends it but remembers it once. If the connection is
 // lost and made again between the write and the remembering, Subscribe
-// sends it on the new connection too, as that one's replay missed it.
+// sends it on the new connection too, as that one's replay missed it; if
+// that second send fails (ctx ends first, a processor refuses it), Subscribe
+// returns its error: the subscription is remembered, but the connection of
+// the moment lacks it.
 func (m *Manager) Subscribe(ctx context.Context, req Request) error {
 	env := func() *envelope { return &envelope{ctx: ctx, req: req.clone()} }
 	wrote, err := m.deliverOn(ctx, env)
@@ -292,6 +299,12 @@ func (m *Manager) Subscribe(ctx context.Context, req Request) error {
 	}
 	id := identity(req)
 	m.mu.Lock()
+	if m.life != wrote.lt {
+		// The Connect it was written under has ended (Disconnect, and
+		// maybe a new Connect, came in between): it is not this one's.
+		m.mu.Unlock()
+		return nil
+	}
 	for _, s := range m.subs {
 		if s.id == id {
 			m.mu.Unlock()

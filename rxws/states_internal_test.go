@@ -2,6 +2,7 @@ package rxws
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"sync"
@@ -325,5 +326,59 @@ func TestALaterConnectStartsWithNoSubscriptions(t *testing.T) {
 	}
 	if fs, err := c2.WaitFrames(ctx, 1); err != nil || dataOf(fs)[0] != "marker" {
 		t.Fatalf("the new Connect's reconnection got %q, %v", dataOf(fs), err)
+	}
+}
+
+// A Subscribe written under one Connect and remembered only after
+// Disconnect and a new Connect belongs to neither: the new Connect does not
+// remember it or send it.
+func TestASubscribeOfAnEndedConnectStaysOutOfTheNext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv := testutil.NewServer(t, testutil.Hold)
+	m, _ := reconnecting(t, ctx, clock.NewMock(), srv.URL, nil)
+	sub := gatedSub{Op: "sub-old", entered: make(chan struct{}), release: make(chan struct{}), once: new(sync.Once)}
+	subErr := make(chan error, 1)
+	go func() { subErr <- m.Subscribe(ctx, JSONRequest(sub)) }()
+	<-sub.entered // written under the first Connect, not yet remembered
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Connect(ctx, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	close(sub.release)
+	if err := <-subErr; err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Send(ctx, TextRequest("marker")); err != nil {
+		t.Fatal(err)
+	}
+	c1, err := srv.WaitConn(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := c1.WaitFrames(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, n := dataOf(fs), len(m.Subscriptions()); got[0] != "marker" || n != 0 {
+		t.Fatalf("the new Connect's connection got %q first, and it remembers %d", got, n)
+	}
+}
+
+// A Connect with a URL that is no WebSocket URL fails with ErrBadURL and
+// reports no state: there was nothing to dial (its states used to name the
+// previous connection's server).
+func TestAConnectWithABadURLReportsNoState(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m := NewManager(nil)
+	log := newStateLog(t, m)
+	if err := m.Connect(ctx, "http://other.example/feed"); !errors.Is(err, ErrBadURL) {
+		t.Fatal(err)
+	}
+	if got := log.upToNow(t, ctx); len(got) != 0 {
+		t.Fatalf("states: %q", got)
 	}
 }
