@@ -123,7 +123,11 @@ func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig, cl
 			// before ctx's own timer ends ctx: still ctx's doing.
 			err = fmt.Errorf("rxws: dial %s: %w", shown, context.DeadlineExceeded)
 		default:
-			err = dialError(shown, u.Hostname(), cfg.handshakeTimeout, err)
+			host := u.Hostname()
+			if cfg.tlsConfig != nil && cfg.tlsConfig.ServerName != "" {
+				host = cfg.tlsConfig.ServerName // what the certificate was checked against
+			}
+			err = dialError(shown, host, cfg.handshakeTimeout, err)
 		}
 		log.Warn("rxws: connect failed", "url", shown, "err", err.Error())
 		return nil, nil, err

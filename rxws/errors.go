@@ -152,9 +152,12 @@ func redactRaw(s string) string {
 		s = s[:i] + "?…"
 	}
 	if at := strings.LastIndex(s, "@"); at >= 0 {
-		start := strings.Index(s, "//")
-		if start >= 0 && start < at {
+		if start := strings.Index(s, "//"); start >= 0 && start < at {
 			s = s[:start+2] + "…@" + s[at+1:]
+		} else if colon := strings.Index(s, ":"); colon >= 0 && colon < at {
+			// No "//" (wss:user:pass@host): whatever follows the scheme up
+			// to the @ may be userinfo.
+			s = s[:colon+1] + "…@" + s[at+1:]
 		}
 	}
 	return s

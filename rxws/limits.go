@@ -100,6 +100,10 @@ func (e *TimeoutError) Unwrap() error { return e.Err }
 // Timeout reports true, as net.Error's Timeout does.
 func (e *TimeoutError) Timeout() bool { return true }
 
+// Temporary reports true, as net's timeouts do; with Timeout it makes a
+// TimeoutError a net.Error.
+func (e *TimeoutError) Temporary() bool { return true }
+
 // ProtocolError ends a connection whose peer broke RFC 6455: a close frame
 // with a reserved or unassigned code (such as 1004, 1005, 1006, 1015, 999 or
 // 5000), reserved bits set, an unknown opcode, a fragmented control frame.

@@ -102,9 +102,19 @@ func (s *session) tick(ping, beat *clock.Ticker) {
 				// they are traffic enough, so this beat is skipped.
 				continue
 			}
+			// On its own goroutine, one at a time: a beat that waits for
+			// the throttler or a processor must not hold up the pings.
 			// A heartbeat that a processor refuses is not fatal; a failed
 			// write ends the session on its own.
-			_ = s.send(s.ctx, &envelope{ctx: s.ctx, req: s.cfg.heartbeatReq.clone()})
+			if !s.beating.CompareAndSwap(false, true) {
+				continue // the last one is still on its way
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer s.beating.Store(false)
+				_ = s.send(s.ctx, &envelope{ctx: s.ctx, req: s.cfg.heartbeatReq.clone()})
+			}()
 		case <-s.ctx.Done():
 			return
 		}

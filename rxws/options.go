@@ -106,8 +106,22 @@ func newConnectConfig(opts []ConnectOption) connectConfig {
 	for _, o := range opts {
 		o(&c)
 	}
+	// Zero or less means the default: a zero write timeout failed every
+	// write at once, and a zero read limit lifted the limit altogether.
+	if c.handshakeTimeout <= 0 {
+		c.handshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.writeTimeout <= 0 {
+		c.writeTimeout = DefaultWriteTimeout
+	}
+	if c.readLimit <= 0 {
+		c.readLimit = DefaultReadLimit
+	}
 	if c.pingInterval <= 0 {
 		c.pingInterval = c.pingTimeout / 2
+	}
+	if c.pingInterval <= 0 { // a ping timeout of zero or less: pings are not judged
+		c.pingInterval = DefaultPingTimeout / 2
 	}
 	return c
 }
@@ -115,15 +129,19 @@ func newConnectConfig(opts []ConnectOption) connectConfig {
 // WithPingTimeout sets how long after a ping the peer may stay silent
 // before the connection is declared dead with ErrPingTimeout. The default
 // is DefaultPingTimeout; it applies to pings sent by WithAutoPing and Ping.
+// Zero or less judges no ping (auto pings then go every
+// DefaultPingTimeout/2, unless WithPingInterval says otherwise).
 func WithPingTimeout(d time.Duration) ConnectOption {
 	return func(c *connectConfig) { c.pingTimeout = d }
 }
 
 // WithAutoPing sends a ping frame every ping interval (by default half the
-// ping timeout).
+// ping timeout). Pings go out even while a send waits for the throttler or
+// a heartbeat for its processors.
 func WithAutoPing() ConnectOption { return func(c *connectConfig) { c.autoPing = true } }
 
-// WithPingInterval sets the auto-ping interval and turns auto ping on.
+// WithPingInterval sets the auto-ping interval and turns auto ping on; zero
+// or less means the default, half the ping timeout.
 func WithPingInterval(d time.Duration) ConnectOption {
 	return func(c *connectConfig) { c.pingInterval = d; c.autoPing = true }
 }
@@ -134,9 +152,17 @@ func WithMessageTimeout(d time.Duration) ConnectOption {
 	return func(c *connectConfig) { c.messageTimeout = d }
 }
 
-// WithHeaders adds headers to the opening handshake.
+// WithHeaders adds headers to the opening handshake; given more than once,
+// it adds each set (values of one key are appended).
 func WithHeaders(h http.Header) ConnectOption {
-	return func(c *connectConfig) { c.headers = h.Clone() }
+	return func(c *connectConfig) {
+		if c.headers == nil {
+			c.headers = make(http.Header, len(h))
+		}
+		for k, vs := range h {
+			c.headers[k] = append(c.headers[k], vs...)
+		}
+	}
 }
 
 // WithTLSConfig sets the TLS configuration for wss:// URLs. Verification
@@ -146,19 +172,22 @@ func WithTLSConfig(cfg *tls.Config) ConnectOption {
 }
 
 // WithHandshakeTimeout bounds the opening handshake (default
-// DefaultHandshakeTimeout), in addition to Connect's context.
+// DefaultHandshakeTimeout; zero or less means the default), in addition to
+// Connect's context.
 func WithHandshakeTimeout(d time.Duration) ConnectOption {
 	return func(c *connectConfig) { c.handshakeTimeout = d }
 }
 
-// WithWriteTimeout bounds each frame write (default DefaultWriteTimeout), so
-// that a peer that stops reading cannot hold Send forever.
+// WithWriteTimeout bounds each frame write (default DefaultWriteTimeout;
+// zero or less means the default), so that a peer that stops reading cannot
+// hold Send forever.
 func WithWriteTimeout(d time.Duration) ConnectOption {
 	return func(c *connectConfig) { c.writeTimeout = d }
 }
 
 // WithReadLimit sets the largest message accepted, in bytes (default
-// DefaultReadLimit). A bigger one ends the connection.
+// DefaultReadLimit; zero or less means the default, never no limit). A
+// bigger one ends the connection.
 func WithReadLimit(n int64) ConnectOption {
 	return func(c *connectConfig) { c.readLimit = n }
 }

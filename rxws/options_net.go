@@ -6,7 +6,8 @@ import (
 )
 
 // WithProxy dials through the HTTP proxy at u (an http:// URL; user and
-// password in it are sent as Proxy-Authorization), with a CONNECT tunnel for
+// password in it are sent as Proxy-Authorization, but a user without a
+// password is not, as gorilla/websocket does it), with a CONNECT tunnel for
 // both ws:// and wss://. A nil u dials directly, ignoring the environment.
 // Without this option the proxy comes from HTTPS_PROXY, HTTP_PROXY and
 // NO_PROXY as http.ProxyFromEnvironment reads them (which never proxies

@@ -391,3 +391,33 @@ func TestFailedPullReadIsNotReadPast(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// Ending an iteration's ctx ends it at once, whatever its buffer holds:
+// Next hands out buffered messages before it looks at ctx, so a feed that
+// kept the buffer full kept the loop going after the cancel.
+func TestIterMessagesEndsAtOnceWhenItsContextEnds(t *testing.T) {
+	msgs := [][]byte{[]byte("1"), []byte("2"), []byte("3"), []byte("4"), []byte("5")}
+	_, m := connect(t, testutil.Stream(msgs))
+	guard := testCtx(t)
+	ctx, cancel := context.WithCancel(guard)
+	defer cancel()
+	n := 0
+	for resp, err := range m.IterMessages(ctx) {
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("ended with %v", err)
+			}
+			break
+		}
+		if n++; n > 1 {
+			t.Fatalf("message %s yielded after the cancel", resp.Bytes())
+		}
+		for st := m.Stats(); len(st) == 0 || st[0].Buffered < 4; st = m.Stats() {
+			if guard.Err() != nil {
+				t.Fatal("the rest never buffered")
+			}
+			runtime.Gosched()
+		}
+		cancel()
+	}
+}

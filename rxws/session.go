@@ -47,7 +47,8 @@ type session struct {
 	unread    rxgo.Item
 	hasUnread bool
 
-	writeMu sync.Mutex   // held while a frame is prepared and written
+	writeMu sync.Mutex   // held while a frame is written (and prepared, inline)
+	beating atomic.Bool  // a heartbeat is on its way
 	queued  atomic.Int64 // sends handed to the writer goroutine and not yet done
 	live    liveness
 	reader  msgReader // used only by the holder of tok
@@ -397,8 +398,8 @@ func (s *session) pullRead() (it rxgo.Item, next *source.Subscription[rxgo.Item]
 
 // readOne reads the next data frame (control frames are handled by
 // gorilla's handlers inside ReadMessage) and runs the post-processors.
-// Between its return of a kept message and its next call the reader is
-// parked in Publish, which liveness must know.
+// From the frame's read to its next call the reader does not read (the
+// post-processors run, then it waits in Publish), which liveness must know.
 func (s *session) readOne() (rxgo.Item, bool, error) {
 	s.live.parked.Store(false)
 	mt, data, err := s.reader.read(s.ws)
@@ -408,6 +409,9 @@ func (s *session) readOne() (rxgo.Item, bool, error) {
 	now := s.sock.readAt
 	s.m.lastRecv.Store(s.m.sinceEpoch(now)) // LastActivity takes the later of this and lastAct
 	s.dataRead()
+	// Not reading from here on: the post-processors may take their time,
+	// and the silence that follows is ours, not the peer's.
+	s.live.parked.Store(true)
 	resp := &Response{kind: KindText, raw: data, at: now, codec: s.m.cfg.codec}
 	if mt == websocket.BinaryMessage {
 		resp.kind = KindBinary
@@ -435,7 +439,6 @@ func (s *session) readOne() (rxgo.Item, bool, error) {
 			item = rxgo.Of(out)
 		}
 	}
-	s.live.parked.Store(true)
 	return item, true, nil
 }
 
@@ -557,8 +560,6 @@ func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 	}
 	_ = sink.Pull(s.ctx, sub.Next, func(e *envelope) error {
 		defer s.queued.Add(-1)
-		s.writeMu.Lock()
-		defer s.writeMu.Unlock()
 		// Taken from here on: a Send that gives up now waits for the
 		// outcome, so that nothing reads its request after Send returns.
 		if !e.state.CompareAndSwap(pending, writing) {
@@ -567,10 +568,15 @@ func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 		// Sends still buffered when the connection ended are not prepared
 		// (an Auth may count nonces) nor charged to the throttler: write
 		// hands them back to their senders for the next connection. No
-		// stage drops an envelope: failures travel in it to write.
+		// stage drops an envelope: failures travel in it to write. The
+		// stages run without writeMu, so that a ping is not held up by a
+		// send waiting for the throttler; data frames keep their order by
+		// the queue count (see sendInline).
 		if s.ctx.Err() == nil {
 			_, _, _ = stages.Run(s.ctx, e)
 		}
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
 		return s.write(e)
 	}, s.report)
 }
@@ -578,13 +584,18 @@ func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 // sendInline writes e in the sender's goroutine when nothing is queued
 // before it and it cannot have to wait for the throttler: a request/reply
 // round trip then costs no goroutine hand-off on the way out. writeMu keeps
-// one writer at a time; the queue count keeps the order of sends.
+// one writer at a time; the queue count keeps the order of data frames.
+// A control frame (a ping) does not wait for the data frames queued before
+// it, one of which may wait for the throttler for long: it takes the next
+// turn at the socket, so that liveness does not stop while sends wait.
 func (s *session) sendInline(ctx context.Context, e *envelope) (bool, error) {
-	if s.queued.Load() != 0 || (s.m.cfg.throttler != nil && !e.control) || !s.writeMu.TryLock() {
+	if e.control {
+		s.writeMu.Lock()
+	} else if s.queued.Load() != 0 || s.m.cfg.throttler != nil || !s.writeMu.TryLock() {
 		return false, nil
 	}
 	defer s.writeMu.Unlock()
-	if s.queued.Load() != 0 || s.ctx.Err() != nil {
+	if (!e.control && s.queued.Load() != 0) || s.ctx.Err() != nil {
 		return false, nil
 	}
 	e.state.Store(writing) // e is the caller's alone: no writer has seen it

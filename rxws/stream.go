@@ -107,6 +107,12 @@ func (m *Manager) IterMessagesWith(ctx context.Context, opts ...StreamOption) it
 		sub := m.stream().Subscribe(cfg)
 		defer sub.Close()
 		for {
+			if err := ctx.Err(); err != nil {
+				// Next hands out what is buffered before it looks at ctx:
+				// a feed that keeps the buffer full would never end the loop.
+				yield(nil, err)
+				return
+			}
 			it, err := sub.Next(ctx)
 			switch {
 			case err == io.EOF:
