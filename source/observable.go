@@ -9,9 +9,12 @@ import (
 )
 
 // Observable returns the Subject as an rxgo Observable. Every Observe, on it
-// or on any operator chained after it, attaches a new subscriber with cfg
-// before Observe returns, so two observers set up one after the other both
-// see every later item. Items arrive as rxgo.Of(v); the stream ends with
+// or on an operator chained after it that observes its upstream at once
+// (Map, Filter, Take, Scan and most others; not rxgo's time- and
+// window-based ones, such as BufferWithTime, Debounce, TimeInterval or
+// FlatMap, which observe it in a goroutine of their own), attaches a new
+// subscriber with cfg before Observe returns, so two observers set up one
+// after the other both see every later item. Items arrive as rxgo.Of(v); the stream ends with
 // the Subject's error as an error item, or closes after a normal completion.
 //
 // Each observer has one goroutine that moves items from its buffer to the

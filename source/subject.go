@@ -77,7 +77,10 @@ type Meter struct {
 	dropped   atomic.Uint64
 }
 
-// Delivered returns how many items the metered subscribers have taken.
+// Delivered returns how many items the metered subscribers have taken. A
+// subscriber whose observer reads its channel directly (source.Items, and
+// so rxws's Messages) is credited when it leaves or the Subject closes,
+// with what was handed to its channel: read, or still there to be read.
 func (m *Meter) Delivered() uint64 { return m.delivered.Load() }
 
 // Dropped returns how many items the metered subscribers' overflow
@@ -274,10 +277,12 @@ func (s *Subject[T]) deliverLocked(ctx context.Context, subs []*Subscription[T],
 	return taken, nil
 }
 
-// Emit hands v to the current subscribers without ever waiting: not for a
-// subscriber to exist (with none, v is dropped uncounted) and not for room (a
-// full Block buffer drops v as DropNewest would, and counts it). Use it for
-// side streams, such as state changes, that must never hold the producer.
+// Emit hands v to the current subscribers without waiting for a subscriber
+// to exist (with none, v is dropped uncounted) or for room (a full Block
+// buffer drops v as DropNewest would, and counts it). It does wait for a
+// publish under way, as one publisher at a time keeps the order: on a
+// Subject that is only emitted to, as side streams such as state changes
+// are, that is never long; a Publish waiting for room would hold it too.
 func (s *Subject[T]) Emit(v T) {
 	_ = s.waitPub(context.Background(), nil) // no ctx, no stop: it cannot fail
 	defer s.unlockPub()
@@ -660,8 +665,9 @@ func (sub *Subscription[T]) Close() {
 		close(sub.left)
 		sub.subj.remove(sub)
 		if sub.direct {
-			sub.meterOnce.Do(func() { sub.meterDelivered(sub.enq.Load() - sub.evicted.Load() - uint64(len(sub.ch))) })
 			sub.sendMu.Lock()
+			// Under sendMu, so that no send is half counted.
+			sub.meterOnce.Do(func() { sub.meterDelivered(sub.handedOn()) })
 			if !sub.chClosed.Load() && !sub.terminal {
 				sub.closeLocked()
 			}
@@ -767,11 +773,21 @@ func (sub *Subscription[T]) drop() {
 	}
 }
 
+// handedOn is how many items a direct subscriber's observer has taken from
+// its channel: those sent, less those evicted and those still there. The
+// three are read one after another while a publisher may be sending: the
+// counts first, so that a send between the reads makes the result low, not
+// high, and low is clamped at 0 rather than left to wrap around.
+func (sub *Subscription[T]) handedOn() uint64 {
+	kept := int64(sub.enq.Load()) - int64(sub.evicted.Load())
+	return uint64(max(0, kept-int64(len(sub.ch))))
+}
+
 // Stats returns the subscriber's counters now.
 func (sub *Subscription[T]) Stats() Stats {
 	delivered := sub.delivered.Load()
 	if sub.direct {
-		delivered = sub.enq.Load() - sub.evicted.Load() - uint64(len(sub.ch))
+		delivered = sub.handedOn()
 	}
 	return Stats{
 		Name:      sub.name,

@@ -50,8 +50,10 @@ var layoutMatches = func() bool {
 func Sync() bool { return layoutMatches }
 
 // New returns an Observable whose Observe(opts...) calls observe(opts...)
-// in the caller's goroutine and returns its channel. rxgo operators chained
-// after it observe it synchronously too, passing their options on.
+// in the caller's goroutine and returns its channel. Most rxgo operators
+// chained after it observe it synchronously too, passing their options on;
+// those built on rxgo's customObservableOperator (BufferWithTime, Debounce,
+// TimeInterval, FlatMap, ...) observe it in a goroutine of their own.
 func New(observe ObserveFunc) rxgo.Observable {
 	if !layoutMatches {
 		return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
