@@ -75,4 +75,3 @@ func TestItemsMeterOfAnObserverLeavingDuringAPublish(t *testing.T) {
 		}
 	}
 }
-
