@@ -358,7 +358,8 @@ func (m *Manager) Subscriptions() []Request {
 	return out
 }
 
-// Ping writes a ping frame through the writer, in order with sends. The
+// Ping writes a ping frame. It does not wait for sends queued before it
+// (one may wait for the throttler), only for a frame being written. The
 // peer must answer (with any frame) within the ping timeout.
 func (m *Manager) Ping(ctx context.Context) error {
 	return m.deliver(ctx, func() *envelope { return &envelope{ctx: ctx, control: true, mt: pingFrame} })

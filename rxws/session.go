@@ -47,11 +47,17 @@ type session struct {
 	unread    rxgo.Item
 	hasUnread bool
 
-	writeMu sync.Mutex   // held while a frame is written (and prepared, inline)
-	beating atomic.Bool  // a heartbeat is on its way
-	queued  atomic.Int64 // sends handed to the writer goroutine and not yet done
-	live    liveness
-	reader  msgReader // used only by the holder of tok
+	// prepMu is held while a data frame is prepared (pre-processors, auth,
+	// throttle) and until it is written, so that frames go out in the order
+	// they were prepared (an Auth may number them). writeTok is the socket:
+	// one frame written at a time. A ping needs only writeTok, so it never
+	// waits for a preparation (user code, or a throttle wait).
+	prepMu   sync.Mutex
+	writeTok chan struct{} // holds a token while a frame is written
+	beating  atomic.Bool   // a heartbeat is on its way
+	queued   atomic.Int64  // sends handed to the writer goroutine and not yet done
+	live     liveness
+	reader   msgReader // used only by the holder of tok
 
 	// tok is the read token: whoever holds it may read a frame. The reader
 	// goroutine holds it while subscribers stream; when only Receive calls
@@ -100,6 +106,7 @@ func (m *Manager) start(ws *websocket.Conn, sock *socket, cfg connectConfig, raw
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 		tok:        make(chan struct{}, 1),
+		writeTok:   make(chan struct{}, 1),
 		wake:       make(chan struct{}, 1),
 		readFailed: make(chan struct{}),
 	}
@@ -568,38 +575,53 @@ func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 		// Sends still buffered when the connection ended are not prepared
 		// (an Auth may count nonces) nor charged to the throttler: write
 		// hands them back to their senders for the next connection. No
-		// stage drops an envelope: failures travel in it to write. The
-		// stages run without writeMu, so that a ping is not held up by a
-		// send waiting for the throttler; data frames keep their order by
-		// the queue count (see sendInline).
+		// stage drops an envelope: failures travel in it to write.
+		s.prepMu.Lock()
+		defer s.prepMu.Unlock()
 		if s.ctx.Err() == nil {
 			_, _, _ = stages.Run(s.ctx, e)
 		}
-		s.writeMu.Lock()
-		defer s.writeMu.Unlock()
+		s.writeTok <- struct{}{}
+		defer func() { <-s.writeTok }()
 		return s.write(e)
 	}, s.report)
 }
 
 // sendInline writes e in the sender's goroutine when nothing is queued
 // before it and it cannot have to wait for the throttler: a request/reply
-// round trip then costs no goroutine hand-off on the way out. writeMu keeps
-// one writer at a time; the queue count keeps the order of data frames.
-// A control frame (a ping) does not wait for the data frames queued before
-// it, one of which may wait for the throttler for long: it takes the next
-// turn at the socket, so that liveness does not stop while sends wait.
+// round trip then costs no goroutine hand-off on the way out. prepMu keeps
+// the order of data frames (with the queue count), writeTok one write at a
+// time. A control frame (a ping) does not wait for the data frames before
+// it, one of which may wait for the throttler for long, nor for their
+// processors: it takes the next turn at the socket, or gives up with ctx,
+// so that liveness does not stop while sends wait.
 func (s *session) sendInline(ctx context.Context, e *envelope) (bool, error) {
 	if e.control {
-		s.writeMu.Lock()
-	} else if s.queued.Load() != 0 || s.m.cfg.throttler != nil || !s.writeMu.TryLock() {
+		select {
+		case s.writeTok <- struct{}{}:
+		case <-ctx.Done():
+			return true, ctx.Err()
+		case <-s.ctx.Done():
+			return false, nil
+		}
+		defer func() { <-s.writeTok }()
+		if s.ctx.Err() != nil {
+			return false, nil
+		}
+		e.state.Store(writing) // e is the caller's alone: no writer has seen it
+		return true, s.write(e)
+	}
+	if s.queued.Load() != 0 || s.m.cfg.throttler != nil || !s.prepMu.TryLock() {
 		return false, nil
 	}
-	defer s.writeMu.Unlock()
-	if (!e.control && s.queued.Load() != 0) || s.ctx.Err() != nil {
+	defer s.prepMu.Unlock()
+	if s.queued.Load() != 0 || s.ctx.Err() != nil {
 		return false, nil
 	}
 	e.state.Store(writing) // e is the caller's alone: no writer has seen it
 	_, _, _ = s.m.prepare(ctx, e)
+	s.writeTok <- struct{}{}
+	defer func() { <-s.writeTok }()
 	return true, s.write(e)
 }
 
