@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,7 +59,11 @@ func (c *Connection) URL() string {
 func parseURL(raw string) (*url.URL, string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w %q: %v", ErrBadURL, redactRaw(raw), unwrapURLError(err))
+		var why any = unwrapURLError(err)
+		if strings.Contains(raw, "@") {
+			why = "it does not parse" // net/url's reason may quote the userinfo
+		}
+		return nil, "", fmt.Errorf("%w %q: %v", ErrBadURL, redactRaw(raw), why)
 	}
 	shown := redactURL(u)
 	// A URL that is wrong may not mean what it parses as (credentials in

@@ -148,9 +148,7 @@ func redactURL(u *url.URL) string {
 
 // redactRaw does what redactURL does for text that did not parse.
 func redactRaw(s string) string {
-	if i := strings.IndexAny(s, "?#"); i >= 0 {
-		s = s[:i] + "?…"
-	}
+	// Userinfo first: a password may hold "?" or "#".
 	if at := strings.LastIndex(s, "@"); at >= 0 {
 		if start := strings.Index(s, "//"); start >= 0 && start < at {
 			s = s[:start+2] + "…@" + s[at+1:]
@@ -159,6 +157,9 @@ func redactRaw(s string) string {
 			// to the @ may be userinfo.
 			s = s[:colon+1] + "…@" + s[at+1:]
 		}
+	}
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i] + "?…"
 	}
 	return s
 }

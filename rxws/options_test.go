@@ -113,3 +113,18 @@ func TestABadURLWithoutSlashesHidesItsUserinfo(t *testing.T) {
 		t.Fatalf("error leaks the password: %v", err)
 	}
 }
+
+// A password holding "?" or "#" in a URL that does not parse stays out of
+// the error: the query was cut before the userinfo was looked for, and
+// net/url's reason quoted part of it.
+func TestABadURLWithAQueryCharacterInItsPasswordHidesIt(t *testing.T) {
+	for _, raw := range []string{"wss://trader:se?cret@host:bad", "wss://trader:se#cret@host:bad", "wss:trader:se?cret@host\x7f"} {
+		err := rxws.NewManager(nil).Connect(testCtx(t), raw)
+		if !errors.Is(err, rxws.ErrBadURL) {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if msg := err.Error(); strings.Contains(msg, "trader") || strings.Contains(msg, ":se") || strings.Contains(msg, "cret") {
+			t.Fatalf("%q: the error shows the credentials: %v", raw, err)
+		}
+	}
+}
