@@ -4,6 +4,8 @@ import "context"
 
 // PreProcessor changes a request on its way out, before auth and the
 // throttler. An error stops the send: nothing is written, and Send returns it.
+// It may Ping, but a Send from it cannot go out before the send it prepares:
+// it waits until its ctx ends, and fails with ctx's error.
 type PreProcessor interface {
 	// PreProcess returns the request to send in req's place.
 	PreProcess(ctx context.Context, req Request) (Request, error)

@@ -567,6 +567,11 @@ func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 	}
 	_ = sink.Pull(s.ctx, sub.Next, func(e *envelope) error {
 		defer s.queued.Add(-1)
+		// prepMu before taking e: a Send whose ctx ends while an inline
+		// send's preparation holds prepMu (even one that Send is called
+		// from, by a pre-processor) can still give up.
+		s.prepMu.Lock()
+		defer s.prepMu.Unlock()
 		// Taken from here on: a Send that gives up now waits for the
 		// outcome, so that nothing reads its request after Send returns.
 		if !e.state.CompareAndSwap(pending, writing) {
@@ -576,8 +581,6 @@ func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 		// (an Auth may count nonces) nor charged to the throttler: write
 		// hands them back to their senders for the next connection. No
 		// stage drops an envelope: failures travel in it to write.
-		s.prepMu.Lock()
-		defer s.prepMu.Unlock()
 		if s.ctx.Err() == nil {
 			_, _, _ = stages.Run(s.ctx, e)
 		}

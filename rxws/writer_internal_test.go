@@ -162,3 +162,33 @@ func TestAutoPingsGoOutWhileAHeartbeatIsPrepared(t *testing.T) {
 		t.Fatalf("no ping reached the server while a heartbeat's pre-processor ran: %v", err)
 	}
 }
+
+// A pre-processor that Sends: the inner Send cannot go out before the send
+// being prepared, but it gives up when its ctx ends, and the outer send then
+// goes on (both used to wait for ever on the inline path).
+func TestASendFromAPreProcessorGivesUpWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srv := testutil.NewServer(t, testutil.Hold)
+	var m *Manager
+	inner := make(chan error, 1)
+	pre := PreProcessorFunc(func(_ context.Context, r Request) (Request, error) {
+		if p, _ := r.Payload.(string); p == "outer" {
+			ictx, icancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer icancel()
+			inner <- m.Send(ictx, TextRequest("inner"))
+		}
+		return r, nil
+	})
+	m = NewManager(nil, WithPreProcessors(pre))
+	if err := m.Connect(ctx, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = m.Disconnect(context.Background()) }()
+	if err := m.Send(ctx, TextRequest("outer")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-inner; err != context.DeadlineExceeded {
+		t.Fatalf("Send from a pre-processor: %v, want its ctx's error", err)
+	}
+}
