@@ -42,8 +42,7 @@ type Manager struct {
 	// carried is a message a connection received and nobody took before
 	// it failed (see session.unread), for the next Receive or the next
 	// connection's first listener; Connect and Disconnect drop it.
-	carried    rxgo.Item
-	hasCarried bool
+	carried *rxgo.Item // nil: none
 
 	states *source.Subject[State]
 
@@ -130,7 +129,7 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 	}
 	lt := newLifetime()
 	m.life = lt
-	m.carried, m.hasCarried = rxgo.Item{}, false
+	m.carried = nil
 	s := m.start(ws, sock, cfg, url, lt, 0)
 	close(s.ready)
 	m.sess = s
@@ -162,7 +161,7 @@ func (m *Manager) Disconnect(ctx context.Context) error {
 		m.abortConnect()
 		m.abortConnect = nil
 	}
-	m.carried, m.hasCarried = rxgo.Item{}, false
+	m.carried = nil
 	if lt != nil {
 		// No reconnect from here on. Under m.mu, so that a reconnect whose
 		// dial has just succeeded either installed its session before
@@ -559,9 +558,12 @@ func (m *Manager) openStream() *source.Subject[rxgo.Item] {
 func (m *Manager) takeCarried() (rxgo.Item, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	it, ok := m.carried, m.hasCarried
-	m.carried, m.hasCarried = rxgo.Item{}, false
-	return it, ok
+	it := m.carried
+	m.carried = nil
+	if it == nil {
+		return rxgo.Item{}, false
+	}
+	return *it, true
 }
 
 // ended is called by a session once all its goroutines are gone: it starts
@@ -572,8 +574,8 @@ func (m *Manager) ended(s *session, err error) {
 	if m.sess == s {
 		m.sess = nil
 	}
-	if s.hasUnread && !s.planned.Load() {
-		m.carried, m.hasCarried = s.unread, true
+	if s.unread != nil && !s.planned.Load() {
+		m.carried = s.unread
 	}
 	if !s.planned.Load() && s.cfg.reconnect != nil && s.life.Err() == nil {
 		cause := err

@@ -44,8 +44,7 @@ type session struct {
 	// session stopped for another reason than Disconnect: a failed write,
 	// or a liveness timeout. Written by the reader before it ends; the
 	// manager keeps it for the next Receive (see Manager.carried).
-	unread    rxgo.Item
-	hasUnread bool
+	unread *rxgo.Item // nil: none
 
 	// prepMu is held while a data frame is prepared (pre-processors, auth,
 	// throttle) and until it is written, so that frames go out in the order
@@ -208,7 +207,7 @@ func (s *session) feed() (held bool, err error) {
 			if !taken && !s.planned.Load() {
 				// Nobody has it. It was received whole, so it is not
 				// lost with the connection: the next Receive gets it.
-				s.unread, s.hasUnread = item, true
+				s.unread = &item
 			}
 			return true, err
 		}
@@ -584,10 +583,15 @@ func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 		if s.ctx.Err() == nil {
 			_, _, _ = stages.Run(s.ctx, e)
 		}
-		s.writeTok <- struct{}{}
-		defer func() { <-s.writeTok }()
-		return s.write(e)
+		return s.writeInTurn(e)
 	}, s.report)
+}
+
+// writeInTurn writes a data frame once no other frame is being written.
+func (s *session) writeInTurn(e *envelope) error {
+	s.writeTok <- struct{}{}
+	defer func() { <-s.writeTok }()
+	return s.write(e)
 }
 
 // sendInline writes e in the sender's goroutine when nothing is queued
@@ -623,9 +627,7 @@ func (s *session) sendInline(ctx context.Context, e *envelope) (bool, error) {
 	}
 	e.state.Store(writing) // e is the caller's alone: no writer has seen it
 	_, _, _ = s.m.prepare(ctx, e)
-	s.writeTok <- struct{}{}
-	defer func() { <-s.writeTok }()
-	return true, s.write(e)
+	return true, s.writeInTurn(e)
 }
 
 // acquire charges the request's limit; it waits while both the sender and
