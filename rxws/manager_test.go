@@ -338,10 +338,21 @@ func TestServerCloseCodeSurfaces(t *testing.T) {
 	if _, err := m.Receive(ctx); !errors.Is(err, rxws.ErrNotConnected) {
 		t.Fatalf("receive after close: %v", err)
 	}
-	// A late iteration learns of the end at once rather than waiting.
+	// A late iteration, or a late observer, learns of the end at once
+	// rather than waiting: one item, the close error.
+	var late []error
 	for _, err := range m.IterMessages(ctx) {
+		late = append(late, err)
+	}
+	for item := range m.Messages().Observe(rxgo.WithContext(ctx)) {
+		late = append(late, item.E)
+	}
+	if len(late) != 2 {
+		t.Fatalf("late iteration and observer saw %v; want the close error once each", late)
+	}
+	for _, err := range late {
 		if !errors.As(err, &ce) || ce.Code != 4001 {
-			t.Fatalf("late iteration: %v", err)
+			t.Fatalf("late iteration or observer saw %v; want the close error", err)
 		}
 	}
 }
@@ -560,14 +571,27 @@ func TestDisconnectCompletesObserversAndReconnectWorks(t *testing.T) {
 	if err := m.Connect(ctx, srv.URL); err != nil {
 		t.Fatal(err)
 	}
+	// The iteration is under way (it has had the echo, which the reader
+	// holds until someone listens) when Disconnect comes, so that Disconnect
+	// is what ends it.
+	if err := m.Send(ctx, rxws.TextRequest("hello")); err != nil {
+		t.Fatal(err)
+	}
+	iterating := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
 		var err error
+		first := true
 		for _, e := range m.IterMessages(ctx) {
+			if first {
+				close(iterating)
+				first = false
+			}
 			err = e
 		}
 		done <- err
 	}()
+	<-iterating
 	if err := m.Disconnect(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -29,9 +29,15 @@ func main() {
 	watch, unwatch := context.WithCancel(ctx)
 	defer unwatch()
 	states := m.States(rxgo.WithContext(watch)).Observe()
+	statesDone := make(chan struct{})
 	go func() {
+		defer close(statesDone)
 		for item := range states {
-			fmt.Printf("  state: %v\n", item.V.(rxws.State))
+			st := item.V.(rxws.State)
+			fmt.Printf("  state: %v\n", st)
+			if st.Kind == rxws.StateDisconnected {
+				return // the last change: nothing reconnects after Disconnect
+			}
 		}
 	}()
 
@@ -57,6 +63,7 @@ func main() {
 	if err := m.Disconnect(ctx); err != nil {
 		log.Fatal(err)
 	}
+	<-statesDone // so that the last state is printed before the summary
 	fmt.Println("30 messages over three connections, one stream")
 }
 

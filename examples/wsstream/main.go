@@ -79,7 +79,8 @@ const (
 const disconnectTimeout = 5 * time.Second
 
 // stateDrainTimeout bounds the wait for the last state change to be printed.
-const stateDrainTimeout = 2 * time.Second
+// A variable so that a test can make it too long to be the reason a run ends.
+var stateDrainTimeout = 2 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -230,13 +231,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	code, summary := stream(ctx, m, o, stdout, logf)
+	code, summary, dialled := stream(ctx, m, o, stdout, logf)
 
-	t := time.NewTimer(stateDrainTimeout)
-	defer t.Stop()
-	select {
-	case <-statesDone:
-	case <-t.C:
+	// A Connect that dialled ends in StateDisconnected; one refused before
+	// dialling (a bad URL) emits no state at all, so there is none to wait for.
+	if dialled {
+		t := time.NewTimer(stateDrainTimeout)
+		defer t.Stop()
+		select {
+		case <-statesDone:
+		case <-t.C:
+		}
 	}
 	stopStates()
 	<-statesDone
@@ -245,8 +250,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // stream connects m, subscribes and prints messages until the run is over.
-// It returns the exit status and a one-line summary.
-func stream(ctx context.Context, m *rxws.Manager, o options, stdout io.Writer, logf func(string, ...any)) (int, string) {
+// It returns the exit status, a one-line summary and whether Connect got as
+// far as dialling.
+func stream(ctx context.Context, m *rxws.Manager, o options, stdout io.Writer, logf func(string, ...any)) (code int, summary string, dialled bool) {
 	// Observe before connecting: every message and the end of the stream
 	// are seen, even from a server that closes at once.
 	msgCtx, stopMsgs := context.WithCancel(ctx)
@@ -280,20 +286,20 @@ func stream(ctx context.Context, m *rxws.Manager, o options, stdout io.Writer, l
 		disconnect()
 		switch {
 		case errors.Is(err, rxws.ErrBadURL):
-			return exitUsage, fmt.Sprintf("bad -url: %v", err)
+			return exitUsage, fmt.Sprintf("bad -url: %v", err), false
 		case ctx.Err() != nil:
-			return exitInterrupted, "interrupted while connecting"
+			return exitInterrupted, "interrupted while connecting", true
 		}
-		return exitFailure, fmt.Sprintf("cannot connect: %v", err)
+		return exitFailure, fmt.Sprintf("cannot connect: %v", err), true
 	}
 
 	for i, sub := range o.subscribe {
 		if err := m.Subscribe(ctx, rxws.JSONRequest(sub)); err != nil {
 			disconnect()
 			if ctx.Err() != nil {
-				return exitInterrupted, "interrupted while subscribing"
+				return exitInterrupted, "interrupted while subscribing", true
 			}
-			return exitFailure, fmt.Sprintf("cannot send -subscribe #%d: %v", i+1, err)
+			return exitFailure, fmt.Sprintf("cannot send -subscribe #%d: %v", i+1, err), true
 		}
 	}
 
@@ -311,9 +317,9 @@ func stream(ctx context.Context, m *rxws.Manager, o options, stdout io.Writer, l
 		if _, err := fmt.Fprintln(stdout, format(resp, o.formatBin)); err != nil {
 			disconnect()
 			if errors.Is(err, syscall.EPIPE) { // its reader has had enough, as with -count
-				return exitOK, fmt.Sprintf("stdout closed after %d messages", n)
+				return exitOK, fmt.Sprintf("stdout closed after %d messages", n), true
 			}
-			return exitFailure, fmt.Sprintf("cannot write to stdout: %v", err)
+			return exitFailure, fmt.Sprintf("cannot write to stdout: %v", err), true
 		}
 		if n++; o.count > 0 && n == o.count {
 			break
@@ -324,13 +330,13 @@ func stream(ctx context.Context, m *rxws.Manager, o options, stdout io.Writer, l
 
 	switch {
 	case o.count > 0 && n == o.count:
-		return exitOK, fmt.Sprintf("done: %d messages", n)
+		return exitOK, fmt.Sprintf("done: %d messages", n), true
 	case end != nil:
-		return exitFailure, fmt.Sprintf("error after %d messages: %v", n, end)
+		return exitFailure, fmt.Sprintf("error after %d messages: %v", n, end), true
 	case interrupted:
-		return exitInterrupted, fmt.Sprintf("interrupted after %d messages", n)
+		return exitInterrupted, fmt.Sprintf("interrupted after %d messages", n), true
 	}
-	return exitOK, fmt.Sprintf("the server closed the connection normally after %d messages", n)
+	return exitOK, fmt.Sprintf("the server closed the connection normally after %d messages", n), true
 }
 
 // format renders one message as one line (without the newline).

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,7 +18,26 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main() // the test binary re-run as the program itself: see runProgram
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// runMainEnv makes the test binary run main, so that a test can check what
+// only the real process does, such as its handling of signals.
+const runMainEnv = "WSSTREAM_TEST_RUN_MAIN"
+
+// runProgram starts wsstream as a process of its own (this test binary,
+// running main) with args.
+func runProgram(t *testing.T, ctx context.Context, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	return cmd
+}
 
 // testTimeout bounds a whole run of the program; a correct run takes milliseconds.
 const testTimeout = 20 * time.Second
@@ -156,8 +178,25 @@ func TestCloseRightAfterHandshake(t *testing.T) {
 }
 
 func TestBadURL(t *testing.T) {
+	// A bad URL is refused before any state, so the run must not wait for a
+	// StateDisconnected that never comes: with this wait, a run that waited
+	// would outlast the test's bound below.
+	defer func(d time.Duration) { stateDrainTimeout = d }(stateDrainTimeout)
+	stateDrainTimeout = time.Hour
+
 	for _, url := range []string{"http://127.0.0.1/", "ws://", "::not a url"} {
-		code, _, errs := wsstream(t, nil, "-url", url)
+		done := make(chan struct{})
+		var code int
+		var errs string
+		go func() {
+			defer close(done)
+			code, _, errs = wsstream(t, nil, "-url", url)
+		}()
+		select {
+		case <-done:
+		case <-time.After(testTimeout):
+			t.Fatalf("-url %q: still running after %v, waiting for a state a bad URL never emits", url, testTimeout)
+		}
 		if code != 2 || !strings.Contains(errs, "bad -url") {
 			t.Errorf("-url %q: exit %d, stderr %q; want 2 and bad -url", url, code, errs)
 		}
@@ -336,6 +375,52 @@ func (p *closedPipe) Write(b []byte) (int, error) {
 		return 0, &os.PathError{Op: "write", Path: "/dev/stdout", Err: syscall.EPIPE}
 	}
 	return len(b), nil
+}
+
+// TestHeadEndsWithANormalClose checks the process, not run: wsstream | head
+// must end with status 0 and a normal close, not be killed by SIGPIPE.
+func TestHeadEndsWithANormalClose(t *testing.T) {
+	srv := testutil.NewServer(t, func(c *testutil.Conn) {
+		for {
+			if c.SendText("tick") != nil {
+				return // wsstream has closed
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	cmd := runProgram(t, ctx, "-url", srv.URL)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// As head -2 does: read two lines, then close the pipe.
+	r := bufio.NewReader(stdout)
+	for range 2 {
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Errorf("reading wsstream's stdout: %v", err)
+			break
+		}
+	}
+	_ = stdout.Close()
+	err = cmd.Wait()
+	t.Logf("stderr:\n%s", stderr.String())
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		t.Fatalf("wsstream | head: %v (%v); want exit status 0", err, exit.ProcessState)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	c := srv.Conn(0)
+	<-c.Done()
+	if ce, ok := c.Err().(*websocket.CloseError); !ok || ce.Code != websocket.CloseNormalClosure {
+		t.Fatalf("the server saw %v, want a normal close", c.Err())
+	}
 }
 
 func TestStdoutClosedEndsWithANormalClose(t *testing.T) {
