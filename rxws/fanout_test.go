@@ -485,6 +485,25 @@ func TestFanoutCancelReleasesSubscribersAndGoroutines(t *testing.T) {
 	}
 }
 
+// An observer without a context stays attached while its stream lasts, and
+// not after: once Disconnect has ended the stream, Stats list it no more.
+func TestStatsListNoObserverOfAnEndedStream(t *testing.T) {
+	_, m := connect(t, testutil.Echo)
+	ctx := testCtx(t)
+	ch := m.MessagesWith([]rxws.StreamOption{rxws.WithName("until the end")}).Observe()
+	if s := m.Stats(); len(s) != 1 {
+		t.Fatalf("Stats %+v; want the observer", s)
+	}
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range ch {
+	}
+	if s := m.Stats(); len(s) != 0 {
+		t.Fatalf("the stream has ended, yet Stats list %+v", s)
+	}
+}
+
 type trade struct {
 	Seq int    `json:"seq"`
 	Sym string `json:"sym"`

@@ -86,6 +86,11 @@ func streamConfig(opts []StreamOption) source.Config {
 // operators after it. An observer that stops reading without cancelling
 // (Take, or an error with rxgo's default StopOnError, stop reading their
 // upstream) keeps its subscription, and with Block it holds the reader.
+// So does every observer that rxgo's Retry, OnErrorResumeNext or Repeat
+// replaces: they observe their upstream again and leave the old observer
+// attached and unread. A post-processor's error item does not end the
+// stream, so there is nothing to retry: to go on past it, give the
+// operators rxgo.WithErrorStrategy(rxgo.ContinueOnError) instead.
 //
 // With N subscribers of buffer B the connection holds at most about N×B
 // messages, plus what rxgo channels buffered with rxgo.WithBufferedChannel

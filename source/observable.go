@@ -12,7 +12,7 @@ import (
 // or on an operator chained after it that observes its upstream at once
 // (Map, Filter, Take, Scan and most others; not rxgo's time- and
 // window-based ones, such as BufferWithTime, Debounce, TimeInterval or
-// FlatMap, which observe it in a goroutine of their own), attaches a new
+// FlatMap, nor Retry, which observe it in a goroutine of their own), attaches a new
 // subscriber with cfg before Observe returns, so two observers set up one
 // after the other both see every later item. Items arrive as rxgo.Of(v); the stream ends with
 // the Subject's error as an error item, or closes after a normal completion.

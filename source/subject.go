@@ -341,7 +341,8 @@ func (s *Subject[T]) Streaming() (int, <-chan struct{}) {
 }
 
 // Stats returns a snapshot of every current subscriber's counters, in the
-// order they joined.
+// order they joined. An Items observer is current until it leaves or the
+// Subject closes; a Subscription, until it is closed.
 func (s *Subject[T]) Stats() []Stats {
 	subs := *s.subs.Load()
 	out := make([]Stats, len(subs))
@@ -527,13 +528,19 @@ func (sub *Subscription[T]) offer(ctx context.Context, v T, wait bool) error {
 				return nil
 			default:
 			}
+			// The eviction is counted before the item is taken, so that
+			// Stats, reading the buffer's length after the counts, sees one
+			// too few delivered for an instant rather than one too many.
+			if sub.direct {
+				sub.evicted.Add(1)
+			}
 			select {
 			case <-sub.ch:
-				if sub.direct {
-					sub.evicted.Add(1)
-				}
 				sub.drop()
 			default:
+				if sub.direct {
+					sub.evicted.Add(^uint64(0)) // the observer took it first
+				}
 			}
 		}
 	}
@@ -666,8 +673,10 @@ func (sub *Subscription[T]) Close() {
 		sub.subj.remove(sub)
 		if sub.direct {
 			sub.sendMu.Lock()
-			// Under sendMu, so that no send is half counted.
-			sub.meterOnce.Do(func() { sub.meterDelivered(sub.handedOn()) })
+			// Under sendMu, so that no send is half counted. What is
+			// still buffered counts too, as when the Subject closes: the
+			// channel is closed, not emptied, so the observer reads it.
+			sub.meterOnce.Do(func() { sub.meterDelivered(sub.enq.Load() - sub.evicted.Load()) })
 			if !sub.chClosed.Load() && !sub.terminal {
 				sub.closeLocked()
 			}
@@ -695,6 +704,9 @@ func (sub *Subscription[T]) sent() {
 // waits for room or for the observer to leave.
 func (sub *Subscription[T]) finish(err error) {
 	sub.finishOnce.Do(func() {
+		// Its stream is over, so it is no longer attached: Stats stop
+		// listing it, as they do a subscriber that has left.
+		sub.subj.remove(sub)
 		sub.meterOnce.Do(func() { sub.meterDelivered(sub.enq.Load() - sub.evicted.Load()) })
 		sub.sendMu.Lock()
 		defer sub.sendMu.Unlock()
@@ -774,13 +786,17 @@ func (sub *Subscription[T]) drop() {
 }
 
 // handedOn is how many items a direct subscriber's observer has taken from
-// its channel: those sent, less those evicted and those still there. The
-// three are read one after another while a publisher may be sending: the
-// counts first, so that a send between the reads makes the result low, not
-// high, and low is clamped at 0 rather than left to wrap around.
+// its channel: those sent, less those still there and those evicted. The
+// three are read one after another while a publisher may be sending or
+// evicting, in the order that makes a change between the reads turn the
+// result low, not high: a send fills the buffer before it counts, so enq
+// is read before the length; an eviction counts before it empties the
+// buffer, so the length is read before evicted. Low is clamped at 0 rather
+// than left to wrap around.
 func (sub *Subscription[T]) handedOn() uint64 {
-	kept := int64(sub.enq.Load()) - int64(sub.evicted.Load())
-	return uint64(max(0, kept-int64(len(sub.ch))))
+	enq := int64(sub.enq.Load())
+	buffered := int64(len(sub.ch))
+	return uint64(max(0, enq-buffered-int64(sub.evicted.Load())))
 }
 
 // Stats returns the subscriber's counters now.

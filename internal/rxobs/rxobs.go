@@ -53,7 +53,8 @@ func Sync() bool { return layoutMatches }
 // in the caller's goroutine and returns its channel. Most rxgo operators
 // chained after it observe it synchronously too, passing their options on;
 // those built on rxgo's customObservableOperator (BufferWithTime, Debounce,
-// TimeInterval, FlatMap, ...) observe it in a goroutine of their own.
+// TimeInterval, FlatMap, ...), and Retry, observe it in a goroutine of
+// their own.
 func New(observe ObserveFunc) rxgo.Observable {
 	if !layoutMatches {
 		return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
