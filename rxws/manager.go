@@ -43,6 +43,12 @@ type Manager struct {
 	// it failed (see session.unread), for the next Receive or the next
 	// connection's first listener; Connect and Disconnect drop it.
 	carried *rxgo.Item // nil: none
+	// owed is a message a connection handed to some subscribers but not
+	// yet to others, whose full Block buffers held it back when it failed
+	// (see session.rest): the next connection's reader finishes handing it
+	// on before anything newer. Until then, or if the stream ends first,
+	// nobody else may take it.
+	owed *source.Rest[rxgo.Item]
 
 	states *source.Subject[State]
 
@@ -130,6 +136,7 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 	lt := newLifetime()
 	m.life = lt
 	m.carried = nil
+	m.dropOwedLocked()
 	s := m.start(ws, sock, cfg, url, lt, 0)
 	close(s.ready)
 	m.sess = s
@@ -162,6 +169,7 @@ func (m *Manager) Disconnect(ctx context.Context) error {
 		m.abortConnect = nil
 	}
 	m.carried = nil
+	m.dropOwedLocked()
 	if lt != nil {
 		// No reconnect from here on. Under m.mu, so that a reconnect whose
 		// dial has just succeeded either installed its session before
@@ -554,6 +562,25 @@ func (m *Manager) openStream() *source.Subject[rxgo.Item] {
 	return m.msgs
 }
 
+// takeOwed takes the rest of a message a failed connection did not finish
+// handing on, if any.
+func (m *Manager) takeOwed() *source.Rest[rxgo.Item] {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.owed
+	m.owed = nil
+	return r
+}
+
+// dropOwedLocked gives up the rest of a message still owed: those who were
+// to get it count it as dropped. m.mu is held.
+func (m *Manager) dropOwedLocked() {
+	if m.owed != nil {
+		m.owed.Drop()
+		m.owed = nil
+	}
+}
+
 // takeCarried takes the message a failed connection left unread, if any.
 func (m *Manager) takeCarried() (rxgo.Item, bool) {
 	m.mu.Lock()
@@ -577,6 +604,13 @@ func (m *Manager) ended(s *session, err error) {
 	if s.unread != nil && !s.planned.Load() {
 		m.carried = s.unread
 	}
+	if s.rest != nil {
+		if s.planned.Load() {
+			s.rest.Drop()
+		} else {
+			m.owed = s.rest
+		}
+	}
 	if !s.planned.Load() && s.cfg.reconnect != nil && s.life.Err() == nil {
 		cause := err
 		if cause == nil {
@@ -595,6 +629,7 @@ func (m *Manager) ended(s *session, err error) {
 // finishLocked ends the stream with err (nil: normal completion). m.mu is held.
 func (m *Manager) finishLocked(err error) {
 	m.lastErr = err
+	m.dropOwedLocked()
 	m.msgs.Close(err)
 	if m.outage != nil {
 		close(m.outage)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/reactivex/rxgo/v2"
 	"github.com/rxpype/rxpype/clock"
 	"github.com/rxpype/rxpype/internal/testutil"
 	"github.com/rxpype/rxpype/rxws"
@@ -525,5 +526,114 @@ func TestBackoffDelayNeverShrinksOrPanics(t *testing.T) {
 		if prev != max {
 			t.Fatalf("Max %v: the waits end at %v", max, prev)
 		}
+	}
+}
+
+// blockedAtB connects m to srv (with opts) and sets up two observers: a,
+// which reads, and b (with bOpts), lossless with room for one message,
+// which does not. After m1 and m2, a has both and the reader waits for room
+// in b for m2. It returns the connection's far end.
+func blockedAtB(t *testing.T, ctx context.Context, m *rxws.Manager, srv *testutil.Server, opts []rxws.ConnectOption, bOpts ...rxws.StreamOption) (a, b <-chan rxgo.Item, c *testutil.Conn) {
+	t.Helper()
+	if err := m.Connect(ctx, srv.URL, opts...); err != nil {
+		t.Fatal(err)
+	}
+	a = m.MessagesWith([]rxws.StreamOption{rxws.WithName("a")}, rxgoCtx(ctx)).Observe()
+	b = m.MessagesWith(append([]rxws.StreamOption{rxws.WithName("b"), rxws.WithBuffer(1)}, bOpts...), rxgoCtx(ctx)).Observe()
+	c, err := srv.WaitConn(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range []string{"m1", "m2"} {
+		if err := c.SendText(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"m1", "m2"} {
+		if got := string((<-a).V.(*rxws.Response).Bytes()); got != want {
+			t.Fatalf("a got %q, want %q", got, want)
+		}
+	}
+	return a, b, c
+}
+
+// loseConnection drops c and sends until a write finds the loss, as the
+// reader, waiting for room in a buffer, is not reading.
+func loseConnection(ctx context.Context, m *rxws.Manager, c *testutil.Conn) {
+	c.Drop()
+	for ctx.Err() == nil && m.Send(ctx, rxws.TextRequest("finds the loss")) == nil {
+	}
+}
+
+// A lossless observer whose full buffer held a message back as the
+// connection failed gets it, after the reconnect, before anything newer,
+// although another observer already had it.
+func TestABlockObserverGetsTheMessageItsBufferHeldBackAcrossAReconnect(t *testing.T) {
+	ctx := testCtx(t)
+	mock := clock.NewMock()
+	srv := testutil.NewServer(t, testutil.Hold)
+	m := rxws.NewManager(nil, rxws.WithClock(mock))
+	states := m.States(rxgoCtx(ctx)).Observe()
+	a, b, c := blockedAtB(t, ctx, m, srv, []rxws.ConnectOption{rxws.WithReconnect(rxws.Backoff{Initial: time.Second, Jitter: rxws.NoJitter})})
+	loseConnection(ctx, m, c)
+	for item := range states {
+		if item.V.(rxws.State).Kind == rxws.StateReconnecting {
+			break
+		}
+	}
+	mock.Add(time.Second)
+	c1, err := srv.WaitConn(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c1.SendText("m3"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for item := range b {
+		got = append(got, string(item.V.(*rxws.Response).Bytes()))
+		if len(got) == 3 {
+			break
+		}
+	}
+	if !reflect.DeepEqual(got, []string{"m1", "m2", "m3"}) {
+		t.Fatalf("b got %q, want m1, m2, m3", got)
+	}
+	if got := string((<-a).V.(*rxws.Response).Bytes()); got != "m3" {
+		t.Fatalf("a got %q after the reconnect, want m3 (and m2 once)", got)
+	}
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// When the stream ends instead (no reconnect, or Disconnect), the message
+// a full buffer held back is lost to that observer, and counted: its Stats
+// and Meter count it as dropped.
+func TestAMessageAFullBufferHeldBackAsTheStreamEndsIsCountedAsDropped(t *testing.T) {
+	for _, disconnect := range []bool{false, true} {
+		ctx := testCtx(t)
+		srv := testutil.NewServer(t, testutil.Hold)
+		m := rxws.NewManager(nil)
+		var meter rxws.Meter
+		_, b, c := blockedAtB(t, ctx, m, srv, nil, rxws.WithMeter(&meter))
+		if disconnect {
+			if err := m.Disconnect(ctx); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			loseConnection(ctx, m, c)
+		}
+		var got []string
+		for item := range b {
+			if item.E == nil {
+				got = append(got, string(item.V.(*rxws.Response).Bytes()))
+			}
+		}
+		if !reflect.DeepEqual(got, []string{"m1"}) || meter.Delivered() != 1 || meter.Dropped() != 1 {
+			t.Errorf("Disconnect %v: b got %q; Meter delivered %d, dropped %d; want m1, 1 and 1 (m2)",
+				disconnect, got, meter.Delivered(), meter.Dropped())
+		}
+		srv.Close()
 	}
 }

@@ -45,6 +45,11 @@ type session struct {
 	// or a liveness timeout. Written by the reader before it ends; the
 	// manager keeps it for the next Receive (see Manager.carried).
 	unread *rxgo.Item // nil: none
+	// rest is what the reader still owed subscribers when the session
+	// stopped: a message some took and others, with full Block buffers,
+	// had not yet. Written by the reader before it ends; the manager has
+	// the next connection's reader finish it (see Manager.owed).
+	rest *source.Rest[rxgo.Item]
 
 	// prepMu is held while a data frame is prepared (pre-processors, auth,
 	// throttle) and until it is written, so that frames go out in the order
@@ -179,6 +184,14 @@ func (s *session) feed() (held bool, err error) {
 	if held, err = s.resume(false); err != nil {
 		return held, err
 	}
+	// The rest of a message the last connection handed to some
+	// subscribers goes to the others before anything newer.
+	if rest := s.m.takeOwed(); rest != nil {
+		s.live.parked.Store(true) // not reading: the message timer waits
+		if s.rest, err = rest.Publish(s.feedCtx); err != nil {
+			return true, err
+		}
+	}
 	// A message the last connection received and nobody took goes first.
 	// Holding the token, the reader alone may take it: a Receive that
 	// finds neither it nor the token subscribes, and is handed it.
@@ -203,12 +216,13 @@ func (s *session) feed() (held bool, err error) {
 		if r, ok := item.V.(*Response); ok && s.msgs.Subscribers() >= shareDecodeFrom {
 			r.shared.Store(true)
 		}
-		if taken, err := s.msgs.PublishTaken(s.feedCtx, item); err != nil {
+		if taken, rest, err := s.msgs.PublishRest(s.feedCtx, item); err != nil {
 			if !taken && !s.planned.Load() {
 				// Nobody has it. It was received whole, so it is not
 				// lost with the connection: the next Receive gets it.
 				s.unread = &item
 			}
+			s.rest = rest // some have it: the others are owed it
 			return true, err
 		}
 		if s.wantPull.Load() && s.waiters.Load() == 0 {

@@ -18,7 +18,10 @@ const (
 	// Block (the default) is lossless: when a subscriber's buffer is full
 	// the reader waits for it, stops reading the socket, and TCP flow
 	// control slows the server. One blocked subscriber holds back every
-	// other subscriber of the connection.
+	// other subscriber of the connection. A message its full buffer held
+	// back when the connection failed comes from the next connection's
+	// reader, before anything newer; if the stream ends instead, it counts
+	// as dropped.
 	Block = source.Block
 	// DropOldest discards the oldest buffered message to make room: the
 	// subscriber always has the newest messages. It never slows the reader

@@ -152,22 +152,78 @@ func (s *Subject[T]) Publish(ctx context.Context, v T) error {
 // tells a publisher whether v is still its own: a subscriber that joined
 // just as ctx ended is no sign that it got v.
 func (s *Subject[T]) PublishTaken(ctx context.Context, v T) (taken bool, err error) {
+	taken, _, err = s.PublishRest(ctx, v)
+	return taken, err
+}
+
+// PublishRest is PublishTaken that, when it has to stop waiting after some
+// subscribers took v, also returns what it still owes the others: rest,
+// for Rest.Publish to finish later or Rest.Drop to give up. Otherwise rest
+// is nil.
+func (s *Subject[T]) PublishRest(ctx context.Context, v T) (taken bool, rest *Rest[T], err error) {
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return false, nil, err
 	}
 	if err := s.lockPub(ctx); err != nil {
-		return false, err
+		return false, nil, err
 	}
 	defer s.unlockPub()
 	for {
 		subs, err := s.awaitLocked(ctx)
 		if err != nil {
-			return false, err
+			return false, nil, err
 		}
 		// Every subscriber may have left as v reached it (a Once
 		// subscriber whose Next gave up): then v waits for the next one.
-		if taken, err := s.deliverLocked(ctx, subs, v); err != nil || taken {
-			return taken, err
+		taken, owed, err := s.deliverLocked(ctx, subs, v)
+		if err != nil && taken {
+			return true, &Rest[T]{subj: s, v: v, subs: owed}, err
+		}
+		if err != nil || taken {
+			return taken, nil, err
+		}
+	}
+}
+
+// Rest is the remainder of a publish that stopped partway (PublishRest):
+// its item, and the subscribers it had not yet been offered to.
+type Rest[T any] struct {
+	subj *Subject[T]
+	v    T
+	subs []*Subscription[T]
+}
+
+// Publish offers the item to those of the rest's subscribers still
+// attached, as Publish would, so that each gets it before anything
+// published later; it does not wait for a subscriber to exist. If it has to
+// stop waiting again, it returns what is still owed, with ctx's error or
+// ErrClosed; otherwise nil and nil.
+func (r *Rest[T]) Publish(ctx context.Context) (*Rest[T], error) {
+	if err := ctx.Err(); err != nil {
+		return r, err
+	}
+	if err := r.subj.lockPub(ctx); err != nil {
+		return r, err
+	}
+	defer r.subj.unlockPub()
+	_, owed, err := r.subj.deliverLocked(ctx, r.subs, r.v)
+	if err != nil {
+		return &Rest[T]{subj: r.subj, v: r.v, subs: owed}, err
+	}
+	return nil, nil
+}
+
+// Drop gives the item up: each of the rest's subscribers still attached
+// counts it as dropped, so that its loss shows in Stats and Meters.
+func (r *Rest[T]) Drop() {
+	for _, sub := range r.subs {
+		select {
+		case <-sub.left:
+			continue
+		default:
+		}
+		if !sub.once { // a Once subscriber is owed nothing but one item, which it did not get
+			sub.drop()
 		}
 	}
 }
@@ -207,7 +263,7 @@ func (s *Subject[T]) Deliver(ctx context.Context, v T) error {
 		return err
 	}
 	defer s.unlockPub()
-	_, err := s.deliverLocked(ctx, *s.subs.Load(), v)
+	_, _, err := s.deliverLocked(ctx, *s.subs.Load(), v)
 	return err
 }
 
@@ -260,21 +316,23 @@ func (s *Subject[T]) unlockPub() {
 
 // deliverLocked offers v to subs and reports whether any of them was still
 // there to take it (or drop it by its policy); the publish lock is held.
-func (s *Subject[T]) deliverLocked(ctx context.Context, subs []*Subscription[T], v T) (taken bool, err error) {
+// If it has to stop waiting, owed is the subscribers not yet offered v,
+// starting with the one it was waiting for.
+func (s *Subject[T]) deliverLocked(ctx context.Context, subs []*Subscription[T], v T) (taken bool, owed []*Subscription[T], err error) {
 	if s.closing.Load() {
-		return false, ErrClosed
+		return false, subs, ErrClosed
 	}
-	for _, sub := range subs {
+	for i, sub := range subs {
 		switch err := sub.offer(ctx, v, true); {
 		case err == errLeft:
 			s.remove(sub) // so that a retry does not find it again
 		case err != nil:
-			return taken, err
+			return taken, subs[i:], err
 		default:
 			taken = true
 		}
 	}
-	return taken, nil
+	return taken, nil, nil
 }
 
 // Emit hands v to the current subscribers without waiting for a subscriber

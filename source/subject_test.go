@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -581,4 +582,87 @@ func TestPublishTakenSaysWhetherAnySubscriberTookTheItem(t *testing.T) {
 	}
 	light.Close()
 	full.Close()
+}
+
+// A publish cut short after some subscribers took v owes it to the others:
+// Rest.Publish hands it to those still attached before anything newer, and
+// Rest.Drop counts it as dropped for them.
+func TestPublishRestOwesTheSubscribersItDidNotReach(t *testing.T) {
+	bg := context.Background()
+	s := source.NewSubject[int]()
+	took := s.Subscribe(source.Config{Buffer: 4, Name: "took"})
+	full := s.Subscribe(source.Config{Buffer: 1, Name: "full"})
+	after := s.Subscribe(source.Config{Buffer: 4, Name: "after"})
+	left := s.Subscribe(source.Config{Buffer: 4, Name: "left"})
+	if err := s.Publish(bg, 1); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	if taken, rest, err := s.PublishRest(ctx, 2); taken || rest != nil || err == nil {
+		t.Fatalf("ctx done before: %v, %v, %v; want nothing taken, nothing owed", taken, rest, err)
+	}
+	// took has room for 2, full does not: the publish stops at full.
+	ctx, cancel = context.WithCancel(bg)
+	go func() {
+		for took.Stats().Buffered < 2 {
+			runtime.Gosched()
+		}
+		cancel()
+	}()
+	taken, rest, err := s.PublishRest(ctx, 2)
+	if !taken || rest == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped at full: %v, %v, %v; want taken, something owed", taken, rest, err)
+	}
+	left.Close()
+	if _, err := full.Next(bg); err != nil { // makes room: 1 out
+		t.Fatal(err)
+	}
+	if rest, err := rest.Publish(bg); rest != nil || err != nil {
+		t.Fatalf("Rest.Publish: %v, %v", rest, err)
+	}
+	if v, ok := full.TryNext(); !ok || v != 2 { // makes room again
+		t.Fatalf("full got %d, %v; want 2", v, ok)
+	}
+	if err := s.Publish(bg, 3); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []*source.Subscription[int]{took, full, after} {
+		var got []int
+		for range 3 {
+			if v, ok := sub.TryNext(); ok {
+				got = append(got, v)
+			}
+		}
+		want := []int{1, 2, 3}
+		if sub == full {
+			want = want[2:] // 1 and 2 were read above
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s got %v, want %v", sub.Stats().Name, got, want)
+		}
+	}
+
+	// Dropped instead: those owed it count it, and only they.
+	if err := s.Publish(bg, 4); err != nil { // full is full again
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithCancel(bg)
+	go func() {
+		for took.Stats().Buffered < 2 { // 4 and 5
+			runtime.Gosched()
+		}
+		cancel()
+	}()
+	_, rest, _ = s.PublishRest(ctx, 5)
+	if rest == nil {
+		t.Fatal("nothing owed")
+	}
+	rest.Drop()
+	if d := []uint64{took.Stats().Dropped, full.Stats().Dropped, after.Stats().Dropped}; !reflect.DeepEqual(d, []uint64{0, 1, 1}) {
+		t.Fatalf("dropped %v, want 0, 1, 1", d)
+	}
+	took.Close()
+	full.Close()
+	after.Close()
 }
