@@ -29,13 +29,16 @@ type Clock = bclock.Clock
 // enough). So a test waits for what the function does, not for Add to
 // return.
 //
-// Two ways it differs from the real clock, both from
-// github.com/benbjohnson/clock: an AfterFunc or a Reset due at or before the
-// mock's current time (AfterFunc(0, f), Reset(0)) fires at the next Add or
-// Set, not at once (Timer(0), After(0) and Sleep(0) do fire at once); and a
-// Timer's channel holds one value, so resetting a Timer that fired while
-// nobody read C blocks the next Add (and with it the Mock): drain C before
-// Reset, as with time.Timer before Go 1.23.
+// Three ways it differs from the real clock, all from
+// github.com/benbjohnson/clock:
+//   - an AfterFunc or a Reset due at or before the mock's current time
+//     (AfterFunc(0, f), Reset(0)) fires at the next Add or Set, not at once;
+//   - Timer(0), After(0) and Sleep(0) fire at once, unless a timer is
+//     already due (such an AfterFunc): that one fires in their place, and
+//     they wait for the next Add or Set (Sleep(0) too);
+//   - a Timer's channel holds one value, so resetting a Timer that fired
+//     while nobody read C blocks the next Add (and with it the Mock): drain
+//     C before Reset, as with time.Timer before Go 1.23.
 type Mock = bclock.Mock
 
 // Timer is a single event from a Clock.

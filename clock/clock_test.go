@@ -35,3 +35,27 @@ func TestOrReal(t *testing.T) {
 		t.Fatal("OrReal replaced a given clock")
 	}
 }
+
+// The Mock's ways with timers already due, as its doc describes them.
+func TestMockTimersAlreadyDue(t *testing.T) {
+	m := clock.NewMock()
+	if _, ok := <-m.After(0); !ok {
+		t.Fatal("After(0) did not fire at once")
+	}
+	ran := make(chan struct{})
+	m.AfterFunc(0, func() { close(ran) })
+	select {
+	case <-ran:
+		t.Fatal("AfterFunc(0) ran at once")
+	default:
+	}
+	after := m.After(0) // fires the AfterFunc in its place
+	<-ran
+	select {
+	case <-after:
+		t.Fatal("After(0) fired, although an AfterFunc was due")
+	default:
+	}
+	m.Add(0)
+	<-after
+}

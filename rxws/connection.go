@@ -132,7 +132,7 @@ func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig, cl
 			if cfg.tlsConfig != nil && cfg.tlsConfig.ServerName != "" {
 				host = cfg.tlsConfig.ServerName // what the certificate was checked against
 			}
-			err = dialError(shown, host, cfg.handshakeTimeout, err)
+			err = dialError(shown, host, cfg.proxyHost(u), cfg.handshakeTimeout, err)
 		}
 		log.Warn("rxws: connect failed", "url", shown, "err", err.Error())
 		return nil, nil, err

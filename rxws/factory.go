@@ -9,19 +9,24 @@ import (
 // Factory makes Managers that share one configuration and one throttler, so
 // that several connections draw on one rate-limit budget. Close disconnects
 // every Manager it made.
+//
+// A Factory holds its Managers only while they are connected (or
+// connecting, or reconnecting): one that has been disconnected and dropped
+// is not kept from the garbage collector, so a long-lived Factory may make
+// a Manager per session.
 type Factory struct {
 	opts []Option
 
-	mu       sync.Mutex
-	managers []*Manager
-	closed   bool
+	mu     sync.Mutex
+	live   map[*Manager]struct{} // its managers between Connect and the stream's end
+	closed bool
 }
 
 // NewFactory returns a Factory whose Managers charge t (nil: no throttling)
 // and use opts.
 func NewFactory(t *Throttler, opts ...Option) *Factory {
 	o := append([]Option{WithThrottler(t)}, opts...)
-	return &Factory{opts: o}
+	return &Factory{opts: o, live: make(map[*Manager]struct{})}
 }
 
 // WSManager returns a new, unconnected Manager with the factory's options
@@ -34,7 +39,7 @@ func (f *Factory) WSManager(opts ...Option) (*Manager, error) {
 	}
 	all := append(append([]Option{}, f.opts...), opts...)
 	m := NewManager(nil, all...)
-	f.managers = append(f.managers, m)
+	m.factory = f
 	return m, nil
 }
 
@@ -43,17 +48,32 @@ func (f *Factory) WSManager(opts ...Option) (*Manager, error) {
 // errors joined. Calling it again does nothing.
 func (f *Factory) Close() error {
 	f.mu.Lock()
-	ms := f.managers
-	f.managers, f.closed = nil, true
+	ms := f.live
+	f.live, f.closed = nil, true
 	f.mu.Unlock()
 	var errs []error
-	for _, m := range ms {
-		// Closed first, under m.mu: a Connect either fails now or is
-		// in flight, and then Disconnect ends it.
-		m.mu.Lock()
-		m.closed = true
-		m.mu.Unlock()
+	for m := range ms {
+		// A Connect of m either enlisted before f closed, and is in ms
+		// (Disconnect ends it, even in flight), or fails to enlist.
 		errs = append(errs, m.Disconnect(context.Background()))
 	}
 	return errors.Join(errs...)
+}
+
+// enlist records m as connecting, unless f is closed. m.mu is held.
+func (f *Factory) enlist(m *Manager) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.live[m] = struct{}{}
+	return true
+}
+
+// forget drops m once its stream has ended. m.mu is held.
+func (f *Factory) forget(m *Manager) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.live, m) // a no-op once Close has taken the map
 }

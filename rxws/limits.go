@@ -267,13 +267,18 @@ func (h hiddenDeadline) Error() string      { return h.err.Error() }
 func (h hiddenDeadline) As(target any) bool { return errors.As(h.err, target) }
 
 // dialError types a failed dial that the caller's context did not cause.
-func dialError(shown, host string, timeout time.Duration, err error) error {
+// via is the proxy's host, if the dial went through one: its refusal reads
+// as a bare status text ("Forbidden"), which would otherwise be taken for
+// the server's.
+func dialError(shown, host, via string, timeout time.Duration, err error) error {
 	var ne interface{ Timeout() bool }
 	switch {
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
 		return &TimeoutError{Op: "handshake", URL: shown, After: timeout, Err: notContextError(err)}
 	case isCertificateError(err):
 		return &CertificateError{URL: shown, Host: host, Err: err}
+	case via != "":
+		return fmt.Errorf("rxws: dial %s via proxy %s: %w", shown, via, err)
 	}
 	return fmt.Errorf("rxws: dial %s: %w", shown, err)
 }

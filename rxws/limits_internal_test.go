@@ -19,7 +19,7 @@ func TestAHandshakeTimeoutKeepsTheNetErrorButIsNoContextError(t *testing.T) {
 	if !errors.As(raw, &op) || !op.Timeout() || !errors.Is(raw, context.DeadlineExceeded) {
 		t.Skipf("no net timeout here: %T %v", raw, raw)
 	}
-	err := dialError("ws://127.0.0.1:1", "127.0.0.1", 50*time.Millisecond, raw)
+	err := dialError("ws://127.0.0.1:1", "127.0.0.1", "", 50*time.Millisecond, raw)
 	var te *TimeoutError
 	if !errors.As(err, &te) || !errors.As(err, &op) || errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrHandshakeTimeout) {
 		t.Fatalf("dialError(%v) = %T %v", raw, err, err)

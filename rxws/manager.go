@@ -30,12 +30,12 @@ type Manager struct {
 	mu         sync.Mutex
 	sess       *session
 	connecting bool
-	closed     bool // its Factory was closed: Connect fails
+	factory    *Factory // the Factory that made it, if any; it holds the manager while connected
 	// abortConnect ends the dial of the Connect in flight; Disconnect
 	// calls it and sets it to nil, which tells Connect to give up.
 	abortConnect context.CancelFunc
 	msgs         *source.Subject[rxgo.Item]
-	lastErr      error          // how the last session ended
+	lastErr      error          // why there is no connection: how the last one ended, or the last Connect failed
 	subs         []subscription // requests passed to Subscribe, in order
 	outage       chan struct{}  // non-nil while reconnecting; closed when it ends
 	life         *lifetime      // the current Connect's, until the stream ends
@@ -91,17 +91,20 @@ func NewManager(conn *Connection, opts ...Option) *Manager {
 // is called before it is done. A manager whose Factory was closed fails
 // with ErrFactoryClosed.
 func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption) error {
+	// Options first: one that panics leaves the manager as it was.
+	cfg := newConnectConfig(opts)
 	m.mu.Lock()
-	if m.closed {
+	if m.factory != nil && !m.factory.enlist(m) {
 		m.mu.Unlock()
 		return ErrFactoryClosed
 	}
 	if m.sess != nil || m.connecting || m.outage != nil {
 		m.mu.Unlock()
-		return ErrAlreadyConnected
+		return ErrAlreadyConnected // enlisted by its own Connect, still
 	}
 	_, shown, err := parseURL(url)
 	if err != nil {
+		m.leaveFactoryLocked()
 		m.mu.Unlock()
 		return err // nothing to dial, so no state to report
 	}
@@ -115,7 +118,6 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 	m.emit(State{Kind: StateConnecting, URL: shown})
 	m.mu.Unlock()
 
-	cfg := newConnectConfig(opts)
 	ws, sock, err := m.conn.dial(dialCtx, url, cfg, m.cfg.clock)
 
 	m.mu.Lock()
@@ -129,10 +131,13 @@ func (m *Manager) Connect(ctx context.Context, url string, opts ...ConnectOption
 		err = fmt.Errorf("rxws: connect to %s: %w", shown, ErrDisconnected)
 	}
 	if err != nil {
+		m.lastErr = err
+		m.leaveFactoryLocked()
 		m.emit(State{Kind: StateDisconnected, URL: shown, Cause: err})
 		m.mu.Unlock()
 		return err
 	}
+	m.lastErr = nil
 	lt := newLifetime()
 	m.life = lt
 	m.carried = nil
@@ -161,6 +166,13 @@ func (m *Manager) Connected() bool {
 // their context to leave). It is a no-op on a manager that is not
 // connected, so it is safe to call twice. It returns ctx's error if ctx
 // ends first; the connection is closed either way.
+//
+// A processor (PreProcessor, PostProcessor, Auth) may call Disconnect with
+// the ctx it was given, or one derived from it: Disconnect then closes the
+// connection and returns without waiting for the connection's goroutines,
+// one of which may be running the processor; they end once it returns.
+// Called from a processor with another ctx, Disconnect waits for the
+// processor itself until that ctx ends.
 func (m *Manager) Disconnect(ctx context.Context) error {
 	m.mu.Lock()
 	s, lt := m.sess, m.life
@@ -183,11 +195,15 @@ func (m *Manager) Disconnect(ctx context.Context) error {
 		}
 		return lt.wait(ctx) // in an outage: its reconnect ends the stream
 	}
+	// From one of s's processors, with the ctx it was given: its goroutine
+	// (or one waiting for it) cannot end before Disconnect returns.
+	in, _ := ctx.Value(insideKey{}).(inside)
+	within := in.s == s
 	if s.planned.CompareAndSwap(false, true) {
 		s.quiet()
 		err := s.ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(closeWait))
-		if err == nil {
+		if err == nil && !(within && in.reader) { // the reader would see the peer's close
 			// A wire deadline, like the handshake's: wall time, so that a mock
 			// clock never leaves Disconnect waiting on a silent peer.
 			t := time.NewTimer(closeWait)
@@ -199,6 +215,9 @@ func (m *Manager) Disconnect(ctx context.Context) error {
 			t.Stop()
 		}
 		s.stop(nil)
+	}
+	if within {
+		return nil // the connection's goroutines end once the processor returns
 	}
 	select {
 	case <-s.done:
@@ -562,6 +581,14 @@ func (m *Manager) openStream() *source.Subject[rxgo.Item] {
 	return m.msgs
 }
 
+// leaveFactoryLocked tells m's Factory, if any, that m is neither connected
+// nor connecting, so that the Factory need not hold it. m.mu is held.
+func (m *Manager) leaveFactoryLocked() {
+	if m.factory != nil {
+		m.factory.forget(m)
+	}
+}
+
 // takeOwed takes the rest of a message a failed connection did not finish
 // handing on, if any.
 func (m *Manager) takeOwed() *source.Rest[rxgo.Item] {
@@ -619,6 +646,7 @@ func (m *Manager) ended(s *session, err error) {
 		if m.outage == nil {
 			m.outage = make(chan struct{})
 		}
+		m.lastErr = cause // what WithFailFast's sends report during the outage
 		s.lt.retries.Add(1)
 		go m.reconnect(s, cause)
 		return
@@ -630,6 +658,7 @@ func (m *Manager) ended(s *session, err error) {
 func (m *Manager) finishLocked(err error) {
 	m.lastErr = err
 	m.dropOwedLocked()
+	m.leaveFactoryLocked()
 	m.msgs.Close(err)
 	if m.outage != nil {
 		close(m.outage)
@@ -668,7 +697,13 @@ func (m *Manager) reconnect(prev *session, cause error) {
 		}
 		wait := b.Delay(attempt)
 		t := m.cfg.clock.Timer(wait) // armed before it is announced, so that a test may move the clock on the news
-		m.emit(State{Kind: StateReconnecting, Attempt: attempt, Wait: wait, Cause: cause})
+		// Under m.mu and only while the Connect lasts: Disconnect ends
+		// life under m.mu before it emits the final state.
+		m.mu.Lock()
+		if life.Err() == nil {
+			m.emit(State{Kind: StateReconnecting, Attempt: attempt, Wait: wait, Cause: cause})
+		}
+		m.mu.Unlock()
 		select {
 		case <-t.C:
 		case <-life.Done():

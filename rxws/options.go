@@ -11,7 +11,8 @@ import (
 )
 
 // Option configures a Factory and the Managers it makes, or a Manager or
-// Connection made by hand. Options given later win.
+// Connection made by hand. Options given later win; a nil Option is
+// ignored.
 type Option func(*config)
 
 type config struct {
@@ -28,7 +29,9 @@ type config struct {
 func newConfig(opts []Option) config {
 	var c config
 	for _, o := range opts {
-		o(&c)
+		if o != nil { // as NewThrottler's: a nil option is no option
+			o(&c)
+		}
 	}
 	c.clock = clock.OrReal(c.clock)
 	return c
@@ -38,15 +41,29 @@ func newConfig(opts []Option) config {
 func WithAuth(a Auth) Option { return func(c *config) { c.auth = a } }
 
 // WithPreProcessors appends pre-processors, which run in order on every
-// request before auth.
+// request before auth. Nil ones are skipped.
 func WithPreProcessors(p ...PreProcessor) Option {
-	return func(c *config) { c.pre = append(c.pre[:len(c.pre):len(c.pre)], p...) }
+	return func(c *config) { c.pre = appendSome(c.pre, p) }
 }
 
 // WithPostProcessors appends post-processors, which run in order on every
-// message received, inside the read loop.
+// message received, inside the read loop. Nil ones are skipped.
 func WithPostProcessors(p ...PostProcessor) Option {
-	return func(c *config) { c.post = append(c.post[:len(c.post):len(c.post)], p...) }
+	return func(c *config) { c.post = appendSome(c.post, p) }
+}
+
+// appendSome appends the elements of add that are not nil to a copy of to,
+// so that options applied to several managers share no array, and a nil
+// processor is skipped here rather than met in a reader or writer goroutine.
+func appendSome[T comparable](to, add []T) []T {
+	var zero T
+	out := to[:len(to):len(to)]
+	for _, x := range add {
+		if x != zero {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // WithClock sets the clock behind every timer and LastRecvTime. The default
@@ -57,7 +74,7 @@ func WithClock(cl clock.Clock) Option { return func(c *config) { c.clock = cl } 
 // A Factory passes its throttler to every Manager it makes.
 func WithThrottler(t *Throttler) Option { return func(c *config) { c.throttler = t } }
 
-// ConnectOption configures one Connect.
+// ConnectOption configures one Connect. A nil ConnectOption is ignored.
 type ConnectOption func(*connectConfig)
 
 // Defaults for Connect. Wire deadlines (handshake, write) are wall-clock
@@ -104,7 +121,9 @@ func newConnectConfig(opts []ConnectOption) connectConfig {
 		readLimit:        DefaultReadLimit,
 	}
 	for _, o := range opts {
-		o(&c)
+		if o != nil {
+			o(&c)
+		}
 	}
 	// Zero or less means the default: a zero write timeout failed every
 	// write at once, and a zero read limit lifted the limit altogether.

@@ -3,6 +3,7 @@ package rxws
 import (
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // WithProxy dials through the HTTP proxy at u (an http:// URL; user and
@@ -30,6 +31,19 @@ func WithProxy(u *url.URL) ConnectOption {
 // message, so a small compressed frame cannot inflate past it.
 func WithCompression() ConnectOption {
 	return func(c *connectConfig) { c.compression = true }
+}
+
+// proxyHost is the host of the proxy a dial of u goes through, "" if none:
+// the dialer's choice, asked again (gorilla asks it with the scheme made
+// http or https).
+func (c *connectConfig) proxyHost(u *url.URL) string {
+	pu := *u
+	pu.Scheme = strings.Replace(pu.Scheme, "ws", "http", 1)
+	p, err := c.proxyFunc()(&http.Request{URL: &pu})
+	if err != nil || p == nil {
+		return ""
+	}
+	return p.Host // without its userinfo
 }
 
 // proxyFunc is the dialer's Proxy for c.

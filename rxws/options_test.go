@@ -128,3 +128,25 @@ func TestABadURLWithAQueryCharacterInItsPasswordHidesIt(t *testing.T) {
 		}
 	}
 }
+
+// Nil options and nil processors are ignored, as NewThrottler's nil options
+// are: they panicked, a nil ConnectOption inside Connect after it had
+// marked the manager connecting (so that a recovered panic left it unable
+// to connect again), and a nil post-processor in the reader goroutine, out
+// of the caller's reach.
+func TestNilOptionsAndProcessorsAreIgnored(t *testing.T) {
+	srv := testutil.NewServer(t, testutil.Echo)
+	m := rxws.NewManager(nil, nil, rxws.WithPreProcessors(nil), rxws.WithPostProcessors(nil, nil))
+	ctx := testCtx(t)
+	if err := m.Connect(ctx, srv.URL, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Disconnect(context.Background()) })
+	msgs := m.MessagesWith([]rxws.StreamOption{nil}, rxgoCtx(ctx)).Observe()
+	if err := m.Send(ctx, rxws.TextRequest("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if item := <-msgs; item.E != nil || string(item.V.(*rxws.Response).Bytes()) != "hi" {
+		t.Fatalf("got %v", item)
+	}
+}

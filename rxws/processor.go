@@ -5,7 +5,9 @@ import "context"
 // PreProcessor changes a request on its way out, before auth and the
 // throttler. An error stops the send: nothing is written, and Send returns it.
 // It may Ping, but a Send from it cannot go out before the send it prepares:
-// it waits until its ctx ends, and fails with ctx's error.
+// it waits until its ctx ends, and fails with ctx's error. Its ctx is the
+// sender's, and also ends when the connection does; to Disconnect from it,
+// pass that ctx (see Manager.Disconnect).
 type PreProcessor interface {
 	// PreProcess returns the request to send in req's place.
 	PreProcess(ctx context.Context, req Request) (Request, error)
@@ -13,6 +15,9 @@ type PreProcessor interface {
 
 // PostProcessor changes a response on its way in. Returning nil, nil drops
 // the message; an error becomes an error item in the stream, which goes on.
+// It runs in the connection's reader goroutine, and its ctx ends when the
+// connection does; to Disconnect from it, pass that ctx (see
+// Manager.Disconnect).
 type PostProcessor interface {
 	// PostProcess returns the response to pass on in resp's place, or nil.
 	PostProcess(ctx context.Context, resp *Response) (*Response, error)
@@ -35,7 +40,8 @@ func (f PostProcessorFunc) PostProcess(ctx context.Context, resp *Response) (*Re
 }
 
 // Auth signs requests that have AuthRequired set, after the pre-processors.
-// An error stops the send: nothing is written.
+// An error stops the send: nothing is written. Its ctx is the
+// pre-processors' (see PreProcessor).
 type Auth interface {
 	// AuthenticateWS returns req signed, to be sent in its place.
 	AuthenticateWS(ctx context.Context, req Request) (Request, error)

@@ -374,6 +374,46 @@ func TestFailFastDuringAnOutage(t *testing.T) {
 	}
 }
 
+// WithFailFast's error during an outage says why this Connect's connection
+// was lost, not how an earlier Connect ended.
+func TestFailFastReportsThisOutagesCause(t *testing.T) {
+	ctx := testCtx(t)
+	srv := testutil.NewServer(t, testutil.Hold)
+	m := rxws.NewManager(nil, rxws.WithClock(clock.NewMock()), rxws.WithFailFast())
+	if err := m.Connect(ctx, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	c0, err := srv.WaitConn(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c0.CloseWith(4001, "the first Connect's end")
+	for range m.IterMessages(ctx) { // until that end
+	}
+	states := m.States(rxgoCtx(ctx)).Observe()
+	if err := m.Connect(ctx, srv.URL, rxws.WithReconnect(rxws.Backoff{Initial: time.Hour, Jitter: rxws.NoJitter})); err != nil {
+		t.Fatal(err)
+	}
+	c1, err := srv.WaitConn(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.Drop()
+	for item := range states {
+		if item.V.(rxws.State).Kind == rxws.StateReconnecting {
+			break
+		}
+	}
+	err = m.Send(ctx, rxws.TextRequest("x"))
+	var ce *rxws.CloseError
+	if !errors.Is(err, rxws.ErrNotConnected) || !errors.As(err, &ce) || ce.Code != websocket.CloseAbnormalClosure {
+		t.Fatalf("Send during the outage: %v; want ErrNotConnected with the loss's 1006", err)
+	}
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestStatesSequence(t *testing.T) {
 	r := newReconnectRig(t, exactBackoff)
 	// Connect's own states were emitted before the observer may have

@@ -32,6 +32,9 @@ type session struct {
 
 	ctx    context.Context // ends when the session stops
 	cancel context.CancelFunc
+	// postCtx is ctx as the post-processors get it: it tells Disconnect
+	// that it is called from the reader (see insideKey).
+	postCtx context.Context
 	// feedCtx bounds the reader's wait for subscribers; Disconnect ends it
 	// first so that a reader holding a message goes back to reading frames
 	// and sees the peer's close.
@@ -117,6 +120,7 @@ func (m *Manager) start(ws *websocket.Conn, sock *socket, cfg connectConfig, raw
 	s.tok <- struct{}{}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.feedCtx, s.feedCancel = context.WithCancel(s.ctx)
+	s.postCtx = context.WithValue(s.ctx, insideKey{}, inside{s: s, reader: true})
 	s.reader = msgReader{limit: cfg.readLimit, inflate: cfg.compression}
 	ws.SetPingHandler(s.onPing)
 	ws.SetPongHandler(s.onPong)
@@ -441,7 +445,7 @@ func (s *session) readOne() (rxgo.Item, bool, error) {
 	}
 	item := rxgo.Of(resp)
 	if len(s.m.post) > 0 {
-		out, keep, err := s.m.post.Run(s.ctx, resp)
+		out, keep, err := s.m.post.Run(s.postCtx, resp)
 		switch {
 		case err != nil:
 			item = rxgo.Error(fmt.Errorf("rxws: post-processor: %w", err))
@@ -574,7 +578,7 @@ var errClosing = errors.New("rxws: the close handshake has begun")
 func (s *session) writeLoop(sub *source.Subscription[*envelope]) {
 	defer s.wg.Done()
 	defer sub.Close()
-	stages := operators.Chain[*envelope]{s.m.prepare}
+	stages := operators.Chain[*envelope]{s.prepare}
 	if s.m.cfg.throttler != nil {
 		stages = append(stages, operators.AcquireStage(s.acquire, throttleFailed))
 	}
@@ -640,7 +644,7 @@ func (s *session) sendInline(ctx context.Context, e *envelope) (bool, error) {
 		return false, nil
 	}
 	e.state.Store(writing) // e is the caller's alone: no writer has seen it
-	_, _, _ = s.m.prepare(ctx, e)
+	_, _, _ = s.prepare(ctx, e)
 	return true, s.writeInTurn(e)
 }
 
@@ -679,31 +683,57 @@ func throttleFailed(e *envelope, err error) *envelope {
 // prepare runs the pre-processors and auth on the envelope's request (a
 // copy: see Request.clone) and encodes it. Failures travel in the envelope,
 // so that the stream goes on.
-func (m *Manager) prepare(_ context.Context, e *envelope) (*envelope, bool, error) {
+func (s *session) prepare(_ context.Context, e *envelope) (*envelope, bool, error) {
 	if e.control {
 		return e, true, nil
 	}
+	m := s.m
 	req := e.req
 	var err error
-	for i, p := range m.cfg.pre {
-		if req, err = p.PreProcess(e.ctx, req); err != nil {
-			e.err = fmt.Errorf("rxws: pre-processor %d: %w", i, err)
-			return e, true, nil
+	if len(m.cfg.pre) > 0 || req.AuthRequired && m.cfg.auth != nil {
+		ctx, done := s.prepContext(e.ctx)
+		defer done()
+		for i, p := range m.cfg.pre {
+			if req, err = p.PreProcess(ctx, req); err != nil {
+				e.err = fmt.Errorf("rxws: pre-processor %d: %w", i, err)
+				return e, true, nil
+			}
+		}
+		if req.AuthRequired && m.cfg.auth != nil {
+			if req, err = m.cfg.auth.AuthenticateWS(ctx, req); err != nil {
+				e.err = fmt.Errorf("rxws: auth: %w", err)
+				return e, true, nil
+			}
 		}
 	}
-	if req.AuthRequired {
-		if m.cfg.auth == nil {
-			e.err = ErrNoAuth
-			return e, true, nil
-		}
-		if req, err = m.cfg.auth.AuthenticateWS(e.ctx, req); err != nil {
-			e.err = fmt.Errorf("rxws: auth: %w", err)
-			return e, true, nil
-		}
+	if req.AuthRequired && m.cfg.auth == nil {
+		e.err = ErrNoAuth
+		return e, true, nil
 	}
 	e.limitID = req.LimitID
 	e.mt, e.data, e.err = req.frame(m.cfg.codec)
 	return e, true, nil
+}
+
+// prepContext is the context the pre-processors and auth of one send get:
+// the sender's, ending also when the connection does, so that Disconnect
+// need not wait for a processor that waits on its ctx; it tells Disconnect
+// that it is called from inside this connection (see insideKey).
+func (s *session) prepContext(sender context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.WithValue(sender, insideKey{}, inside{s: s}))
+	stop := context.AfterFunc(s.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// insideKey keys the value, an inside, that the processors' contexts carry.
+// A Disconnect called from a processor cannot wait for the connection's
+// goroutines, as it may run in one of them (or hold a lock one of them
+// waits for); the context it is given tells it so.
+type insideKey struct{}
+
+type inside struct {
+	s      *session
+	reader bool // a post-processor, run by the reader goroutine
 }
 
 // write is the only place data frames reach the socket.
@@ -723,8 +753,11 @@ func (s *session) write(e *envelope) error {
 
 func (s *session) writeFrame(e *envelope) error {
 	switch {
-	case errors.Is(e.err, errSessionGone), e.err == nil && s.ctx.Err() != nil:
-		return errSessionGone // not written, so the next connection may take it
+	case errors.Is(e.err, errSessionGone), s.ctx.Err() != nil && e.ctx.Err() == nil:
+		// Not written, so the next connection may take it. A processor's
+		// failure counts for nothing then: it may have been the end of its
+		// ctx, which ends with the connection, and it runs again there.
+		return errSessionGone
 	case e.err != nil:
 		return e.err // a processor's, auth's or the throttler's verdict stands
 	case e.ctx.Err() != nil:

@@ -173,6 +173,54 @@ func TestDisconnectDuringARedialAnnouncesNoFurtherAttempt(t *testing.T) {
 	}
 }
 
+// gatedClock is a mock clock whose Timer, once armed, first waits for
+// release: the reconnect loop arms its backoff timer just before it
+// announces the attempt.
+type gatedClock struct {
+	*clock.Mock
+	armed            atomic.Bool
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (c *gatedClock) Timer(d time.Duration) *clock.Timer {
+	if c.armed.Load() {
+		c.once.Do(func() { close(c.entered); <-c.release })
+	}
+	return c.Mock.Timer(d)
+}
+
+// A Disconnect just after a loss, before the reconnect announced its first
+// attempt, leaves no attempt to announce.
+func TestDisconnectJustAfterALossAnnouncesNoAttempt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	clk := &gatedClock{Mock: clock.NewMock(), entered: make(chan struct{}), release: make(chan struct{})}
+	srv := testutil.NewServer(t, testutil.Hold)
+	m, log := reconnecting(t, ctx, clk, srv.URL, nil)
+	c0, err := srv.WaitConn(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.upToNow(t, ctx) // connecting, connected
+	clk.armed.Store(true)
+	c0.Drop()
+	<-clk.entered // the reconnect goroutine is about to announce attempt 1
+	m.mu.Lock()
+	lt := m.life
+	m.mu.Unlock()
+	done := make(chan error, 1)
+	go func() { done <- m.Disconnect(ctx) }()
+	<-lt.ctx.Done() // Disconnect has ended the Connect
+	close(clk.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if after := log.upToNow(t, ctx); len(after) != 1 || after[0] != "disconnected" {
+		t.Fatalf("states after the loss: %q; want only disconnected", after)
+	}
+}
+
 // A heartbeat due while the subscriptions are sent again waits: they go
 // first on the new connection, as WithReconnect promises.
 func TestAHeartbeatDoesNotCutIntoTheReplay(t *testing.T) {

@@ -42,7 +42,8 @@ type Meter = source.Meter
 
 // StreamOption configures one subscriber of the incoming messages: its
 // buffer, its overflow policy, its name and meter. The zero configuration is
-// Block with a buffer of source.DefaultBuffer (256) messages.
+// Block with a buffer of source.DefaultBuffer (256) messages. A nil
+// StreamOption is ignored.
 type StreamOption func(*source.Config)
 
 // WithBuffer sets how many messages may wait for the subscriber; n == 0
@@ -66,7 +67,9 @@ func WithMeter(m *Meter) StreamOption { return func(c *source.Config) { c.Meter 
 func streamConfig(opts []StreamOption) source.Config {
 	var c source.Config
 	for _, o := range opts {
-		o(&c)
+		if o != nil {
+			o(&c)
+		}
 	}
 	c.Once = false
 	return c
