@@ -2,6 +2,7 @@ package rxws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -117,8 +118,18 @@ func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig, cl
 		_ = ws.Close()
 		ws, err = nil, ctx.Err()
 	}
+	if err == nil {
+		sd.sock.limit = 0 // the handshake is over: frames have the read limit
+		if err = checkUpgrade(shown, resp, cfg); err != nil {
+			_ = ws.Close()
+			ws = nil
+		}
+	}
 	if err != nil {
 		switch {
+		case errors.As(err, new(*ProtocolError)):
+		case resp != nil && err == websocket.ErrBadHandshake && resp.StatusCode == http.StatusSwitchingProtocols:
+			err = badUpgrade(shown, resp)
 		case resp != nil && err == websocket.ErrBadHandshake:
 			err = handshakeError(shown, resp)
 		case ctx.Err() != nil:
@@ -148,6 +159,67 @@ func (c *Connection) dial(ctx context.Context, raw string, cfg connectConfig, cl
 func deadlinePassed(ctx context.Context) bool {
 	d, ok := ctx.Deadline()
 	return ok && !time.Now().Before(d)
+}
+
+// checkUpgrade fails a handshake in which the server turned on what the
+// client did not offer (RFC 6455 §4.1): gorilla accepts a permessage-deflate
+// the client never offered, and rxws's read limit would then count
+// compressed bytes, so that a small frame could inflate without bound.
+func checkUpgrade(shown string, resp *http.Response, cfg connectConfig) error {
+	for _, v := range resp.Header.Values("Sec-Websocket-Extensions") {
+		for _, ext := range strings.Split(v, ",") {
+			name, _, _ := strings.Cut(ext, ";")
+			name = strings.TrimSpace(name)
+			if name == "" || name == "permessage-deflate" && cfg.compression {
+				continue
+			}
+			return &ProtocolError{Err: fmt.Errorf("handshake with %s: the server turned on extension %q, which was not offered", shown, name)}
+		}
+	}
+	if got := resp.Header.Get("Sec-Websocket-Protocol"); got != "" {
+		for k, vs := range cfg.headers { // as given: WithHeaders keeps the caller's spelling
+			if !strings.EqualFold(k, "Sec-WebSocket-Protocol") {
+				continue
+			}
+			for _, v := range vs {
+				for _, p := range strings.Split(v, ",") {
+					if strings.TrimSpace(p) == got {
+						return nil
+					}
+				}
+			}
+		}
+		return &ProtocolError{Err: fmt.Errorf("handshake with %s: the server chose subprotocol %q, which was not offered", shown, got)}
+	}
+	return nil
+}
+
+// badUpgrade says what is wrong with a 101 answer that gorilla refused.
+func badUpgrade(shown string, resp *http.Response) error {
+	if resp.Body != nil {
+		resp.Body.Close()
+	}
+	why := "its Sec-WebSocket-Accept does not match the key sent"
+	switch {
+	case !headerHasToken(resp.Header, "Upgrade", "websocket"):
+		why = "it lacks Upgrade: websocket"
+	case !headerHasToken(resp.Header, "Connection", "upgrade"):
+		why = "it lacks Connection: Upgrade"
+	}
+	return &ProtocolError{Err: fmt.Errorf("handshake with %s: the server answered 101 Switching Protocols, but %s", shown, why)}
+}
+
+// headerHasToken reports whether header name's comma-separated values
+// include token, case-insensitively, as RFC 6455 reads them.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func handshakeError(shown string, resp *http.Response) error {

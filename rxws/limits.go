@@ -108,8 +108,10 @@ func (e *TimeoutError) Temporary() bool { return true }
 // with a reserved or unassigned code (such as 1004, 1005, 1006, 1015, 999 or
 // 5000), reserved bits set, an unknown opcode, a fragmented control frame.
 // The client answers with a close frame 1002 and the connection's
-// *CloseError (code 1002) wraps this error. errors.Is(err, ErrProtocol)
-// holds.
+// *CloseError (code 1002) wraps this error. Connect returns it alone for a
+// handshake that breaks the protocol: a 101 answer that is not an upgrade,
+// or one that turns on an extension or a subprotocol the client did not
+// offer. errors.Is(err, ErrProtocol) holds.
 type ProtocolError struct {
 	Err error // gorilla's description of the violation
 }

@@ -270,8 +270,11 @@ func (lt *lifetime) wait(ctx context.Context) error {
 // When ctx ends while the request waits for the writer, Send returns at
 // once. Once the writer has taken it, Send returns when the writer is done
 // with it: the processors and auth are given ctx and the throttler's wait
-// ends with it, so this is prompt unless a processor ignores ctx. Either
-// way nothing of the manager reads req after Send returns.
+// ends with it, so this is prompt unless a processor ignores ctx, or the
+// frame is already being written: a write is not cut short (half a frame
+// would break the connection), and only WithWriteTimeout bounds it, as
+// when the peer stops reading. Either way nothing of the manager reads req
+// after Send returns.
 //
 // During a reconnect outage Send waits for the next connection (and for the
 // subscriptions to be sent again) until ctx ends, unless WithFailFast was

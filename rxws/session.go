@@ -165,8 +165,10 @@ func (s *session) readLoop() {
 		if !held {
 			<-s.tok
 		}
+		// With the read limit on what a message inflates to, as ever:
+		// gorilla's ReadMessage would count only compressed bytes.
 		for err == nil || errors.Is(err, context.Canceled) {
-			_, _, err = s.ws.ReadMessage()
+			_, _, err = s.reader.read(s.ws)
 		}
 	case held:
 		s.tok <- struct{}{} // a Receive waiting for it finds readFailed

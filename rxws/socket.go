@@ -2,6 +2,7 @@ package rxws
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -26,12 +27,34 @@ type socket struct {
 	// Only the holder of the session's read token reads the socket, and
 	// reads readAt after it, so it needs no lock.
 	readAt time.Time
+	// limit, while above 0, is how many more bytes the opening handshake
+	// may read (TLS's included): a server sending headers without end would
+	// otherwise have the client buffer them until the handshake timeout.
+	// The dial sets it to 0 once the handshake is over.
+	limit int
 }
 
+// maxHandshake bounds what the opening handshake reads: TLS with a long
+// certificate chain, the response and its headers.
+const maxHandshake = 1 << 20
+
+// errHandshakeTooLong fails a handshake that read more than maxHandshake.
+var errHandshakeTooLong = errors.New("the server's handshake is over 1 MiB")
+
 func (s *socket) Read(p []byte) (int, error) {
+	if s.limit > 0 && len(p) > s.limit {
+		p = p[:s.limit]
+	} else if s.limit < 0 {
+		return 0, errHandshakeTooLong
+	}
 	n, err := s.Conn.Read(p)
 	if n > 0 {
 		s.readAt = s.clock.Now()
+		if s.limit > 0 {
+			if s.limit -= n; s.limit == 0 {
+				s.limit = -1 // spent: the next read fails
+			}
+		}
 	}
 	return n, err
 }
@@ -58,7 +81,7 @@ func (d *socketDialer) dial(ctx context.Context, network, addr string) (net.Conn
 		_ = c.Close()
 		return nil, context.Canceled
 	}
-	d.sock = &socket{Conn: c, clock: d.clock}
+	d.sock = &socket{Conn: c, clock: d.clock, limit: maxHandshake}
 	return d.sock, nil
 }
 

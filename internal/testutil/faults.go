@@ -188,20 +188,41 @@ func (c *RawConn) Done() <-chan struct{} { return c.done }
 
 // Upgrade reads the client's handshake request and answers 101 Switching
 // Protocols, with no extension and no subprotocol.
-func (c *RawConn) Upgrade() error {
-	req, err := http.ReadRequest(c.br)
+func (c *RawConn) Upgrade() error { return c.UpgradeWith() }
+
+// UpgradeWith is Upgrade with extra header lines ("Name: value") in the
+// answer, such as an extension or a subprotocol the client did not offer.
+func (c *RawConn) UpgradeWith(extra ...string) error {
+	req, err := c.ReadRequest()
 	if err != nil {
 		return err
 	}
-	c.Request = req
 	key := req.Header.Get("Sec-WebSocket-Key")
 	if key == "" {
 		return errors.New("testutil: handshake without Sec-WebSocket-Key")
 	}
-	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	_, err = fmt.Fprintf(c.Conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-		base64.StdEncoding.EncodeToString(h[:]))
+	head := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + AcceptKey(key) + "\r\n"
+	for _, h := range extra {
+		head += h + "\r\n"
+	}
+	_, err = io.WriteString(c.Conn, head+"\r\n")
 	return err
+}
+
+// ReadRequest reads the client's handshake request (and keeps it in
+// Request), for a handler that answers it by hand.
+func (c *RawConn) ReadRequest() (*http.Request, error) {
+	req, err := http.ReadRequest(c.br)
+	if err == nil {
+		c.Request = req
+	}
+	return req, err
+}
+
+// AcceptKey is the Sec-WebSocket-Accept that answers key.
+func AcceptKey(key string) string {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h[:])
 }
 
 // WriteHeader writes a frame header (server frames are unmasked) with the
