@@ -592,16 +592,6 @@ func (m *Manager) leaveFactoryLocked() {
 	}
 }
 
-// takeOwed takes the rest of a message a failed connection did not finish
-// handing on, if any.
-func (m *Manager) takeOwed() *source.Rest[rxgo.Item] {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r := m.owed
-	m.owed = nil
-	return r
-}
-
 // dropOwedLocked gives up the rest of a message still owed: those who were
 // to get it count it as dropped. m.mu is held.
 func (m *Manager) dropOwedLocked() {

@@ -37,17 +37,26 @@ func newConfig(opts []Option) config {
 	return c
 }
 
-// WithAuth signs every request that has AuthRequired set.
-func WithAuth(a Auth) Option { return func(c *config) { c.auth = a } }
+// WithAuth signs every request that has AuthRequired set. A nil Auth (or
+// AuthFunc) means none: such requests fail with ErrNoAuth.
+func WithAuth(a Auth) Option {
+	return func(c *config) {
+		if isNilProcessor(a) {
+			a = nil
+		}
+		c.auth = a
+	}
+}
 
 // WithPreProcessors appends pre-processors, which run in order on every
-// request before auth. Nil ones are skipped.
+// request before auth. Nil ones (a nil PreProcessorFunc too) are skipped.
 func WithPreProcessors(p ...PreProcessor) Option {
 	return func(c *config) { c.pre = appendSome(c.pre, p) }
 }
 
 // WithPostProcessors appends post-processors, which run in order on every
-// message received, inside the read loop. Nil ones are skipped.
+// message received, inside the read loop. Nil ones (a nil
+// PostProcessorFunc too) are skipped.
 func WithPostProcessors(p ...PostProcessor) Option {
 	return func(c *config) { c.post = appendSome(c.post, p) }
 }
@@ -55,15 +64,30 @@ func WithPostProcessors(p ...PostProcessor) Option {
 // appendSome appends the elements of add that are not nil to a copy of to,
 // so that options applied to several managers share no array, and a nil
 // processor is skipped here rather than met in a reader or writer goroutine.
-func appendSome[T comparable](to, add []T) []T {
-	var zero T
+func appendSome[T any](to, add []T) []T {
 	out := to[:len(to):len(to)]
 	for _, x := range add {
-		if x != zero {
+		if !isNilProcessor(x) {
 			out = append(out, x)
 		}
 	}
 	return out
+}
+
+// isNilProcessor reports whether p is nil, or one of the Func adapters
+// holding a nil function, which is just as nil to call.
+func isNilProcessor(p any) bool {
+	switch f := p.(type) {
+	case nil:
+		return true
+	case PreProcessorFunc:
+		return f == nil
+	case PostProcessorFunc:
+		return f == nil
+	case AuthFunc:
+		return f == nil
+	}
+	return false
 }
 
 // WithClock sets the clock behind every timer and LastRecvTime. The default

@@ -136,7 +136,10 @@ func TestABadURLWithAQueryCharacterInItsPasswordHidesIt(t *testing.T) {
 // of the caller's reach.
 func TestNilOptionsAndProcessorsAreIgnored(t *testing.T) {
 	srv := testutil.NewServer(t, testutil.Echo)
-	m := rxws.NewManager(nil, nil, rxws.WithPreProcessors(nil), rxws.WithPostProcessors(nil, nil))
+	var nilPre rxws.PreProcessorFunc
+	var nilPost rxws.PostProcessorFunc
+	var nilAuth rxws.AuthFunc
+	m := rxws.NewManager(nil, nil, rxws.WithPreProcessors(nil, nilPre), rxws.WithPostProcessors(nil, nilPost), rxws.WithAuth(nilAuth))
 	ctx := testCtx(t)
 	if err := m.Connect(ctx, srv.URL, nil); err != nil {
 		t.Fatal(err)
@@ -148,5 +151,10 @@ func TestNilOptionsAndProcessorsAreIgnored(t *testing.T) {
 	}
 	if item := <-msgs; item.E != nil || string(item.V.(*rxws.Response).Bytes()) != "hi" {
 		t.Fatalf("got %v", item)
+	}
+	signed := rxws.TextRequest("sign me")
+	signed.AuthRequired = true
+	if err := m.Send(ctx, signed); !errors.Is(err, rxws.ErrNoAuth) {
+		t.Fatalf("a nil AuthFunc: %v, want ErrNoAuth", err)
 	}
 }

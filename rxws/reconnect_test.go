@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -605,22 +606,10 @@ func loseConnection(ctx context.Context, m *rxws.Manager, c *testutil.Conn) {
 	}
 }
 
-// A lossless observer whose full buffer held a message back as the
-// connection failed gets it, after the reconnect, before anything newer,
-// although another observer already had it.
-func TestABlockObserverGetsTheMessageItsBufferHeldBackAcrossAReconnect(t *testing.T) {
-	ctx := testCtx(t)
-	mock := clock.NewMock()
-	srv := testutil.NewServer(t, testutil.Hold)
-	m := rxws.NewManager(nil, rxws.WithClock(mock))
-	states := m.States(rxgoCtx(ctx)).Observe()
-	a, b, c := blockedAtB(t, ctx, m, srv, []rxws.ConnectOption{rxws.WithReconnect(rxws.Backoff{Initial: time.Second, Jitter: rxws.NoJitter})})
-	loseConnection(ctx, m, c)
-	for item := range states {
-		if item.V.(rxws.State).Kind == rxws.StateReconnecting {
-			break
-		}
-	}
+// reconnectAndSendM3 lets the backoff pass, has the new connection send m3
+// and checks that b gets m1, m2 and m3 in order.
+func reconnectAndSendM3(t *testing.T, ctx context.Context, mock *clock.Mock, srv *testutil.Server, b <-chan rxgo.Item) {
+	t.Helper()
 	mock.Add(time.Second)
 	c1, err := srv.WaitConn(ctx, 1)
 	if err != nil {
@@ -639,6 +628,25 @@ func TestABlockObserverGetsTheMessageItsBufferHeldBackAcrossAReconnect(t *testin
 	if !reflect.DeepEqual(got, []string{"m1", "m2", "m3"}) {
 		t.Fatalf("b got %q, want m1, m2, m3", got)
 	}
+}
+
+// A lossless observer whose full buffer held a message back as the
+// connection failed gets it, after the reconnect, before anything newer,
+// although another observer already had it.
+func TestABlockObserverGetsTheMessageItsBufferHeldBackAcrossAReconnect(t *testing.T) {
+	ctx := testCtx(t)
+	mock := clock.NewMock()
+	srv := testutil.NewServer(t, testutil.Hold)
+	m := rxws.NewManager(nil, rxws.WithClock(mock))
+	states := m.States(rxgoCtx(ctx)).Observe()
+	a, b, c := blockedAtB(t, ctx, m, srv, []rxws.ConnectOption{rxws.WithReconnect(rxws.Backoff{Initial: time.Second, Jitter: rxws.NoJitter})})
+	loseConnection(ctx, m, c)
+	for item := range states {
+		if item.V.(rxws.State).Kind == rxws.StateReconnecting {
+			break
+		}
+	}
+	reconnectAndSendM3(t, ctx, mock, srv, b)
 	if got := string((<-a).V.(*rxws.Response).Bytes()); got != "m3" {
 		t.Fatalf("a got %q after the reconnect, want m3 (and m2 once)", got)
 	}
@@ -676,4 +684,41 @@ func TestAMessageAFullBufferHeldBackAsTheStreamEndsIsCountedAsDropped(t *testing
 		}
 		srv.Close()
 	}
+}
+
+// The held-back message goes first on the next connection even when a
+// Receive that reads for itself (its ctx never ends) waits through the
+// outage: it must not read, and hand on, a newer message before it.
+func TestAHeldBackMessageIsNotOvertakenByAReceiveReadingForItself(t *testing.T) {
+	ctx := testCtx(t)
+	mock := clock.NewMock()
+	srv := testutil.NewServer(t, testutil.Hold)
+	m := rxws.NewManager(nil, rxws.WithClock(mock))
+	sctx, stopStates := context.WithCancel(ctx)
+	states := m.States(rxgoCtx(sctx)).Observe()
+	_, b, c := blockedAtB(t, ctx, m, srv, []rxws.ConnectOption{rxws.WithReconnect(rxws.Backoff{Initial: time.Second, Jitter: rxws.NoJitter})})
+	loseConnection(ctx, m, c)
+	for item := range states {
+		if item.V.(rxws.State).Kind == rxws.StateReconnecting {
+			break
+		}
+	}
+	stopStates() // an observer woken by the next state would let the reader run first
+	for range states {
+	}
+	received := make(chan string, 1)
+	go func() {
+		r, err := m.Receive(context.Background()) // waits through the outage
+		if err != nil {
+			received <- err.Error()
+			return
+		}
+		received <- string(r.Bytes())
+	}()
+	runtime.Gosched()
+	reconnectAndSendM3(t, ctx, mock, srv, b)
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-received
 }

@@ -2,6 +2,7 @@ package rxws_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,12 +13,28 @@ import (
 // and discards frames: the request's copy and encoding, the send pipeline
 // (Subject, pre-processor stage, writer) and the write. One op is one
 // frame written.
+//
+// kind=text/pre=1 adds a pre-processor that does nothing: what the
+// processors' context costs a send.
 func BenchmarkManagerSend(b *testing.B) {
 	url := newBenchServer(b) + "/sink"
-	for _, c := range rxws.BenchRequests(benchPayload) {
+	cases := rxws.BenchRequests(benchPayload)
+	for _, c := range cases {
+		if c.Name == "kind=text" {
+			c.Name += "/pre=1"
+			cases = append(cases, c)
+			break
+		}
+	}
+	for _, c := range cases {
 		b.Run(c.Name, func(b *testing.B) {
 			ctx := context.Background()
-			m := rxws.NewManager(nil)
+			var opts []rxws.Option
+			if strings.HasSuffix(c.Name, "/pre=1") {
+				opts = append(opts, rxws.WithPreProcessors(rxws.PreProcessorFunc(
+					func(_ context.Context, r rxws.Request) (rxws.Request, error) { return r, nil })))
+			}
+			m := rxws.NewManager(nil, opts...)
 			if err := m.Connect(ctx, url); err != nil {
 				b.Fatal(err)
 			}

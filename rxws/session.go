@@ -53,6 +53,10 @@ type session struct {
 	// had not yet. Written by the reader before it ends; the manager has
 	// the next connection's reader finish it (see Manager.owed).
 	rest *source.Rest[rxgo.Item]
+	// owed is the rest the last connection left (Manager.owed), taken at
+	// start: the reader then holds the read token from the start, so that
+	// no Receive reads a newer message before it is handed on.
+	owed *source.Rest[rxgo.Item]
 
 	// prepMu is held while a data frame is prepared (pre-processors, auth,
 	// throttle) and until it is written, so that frames go out in the order
@@ -61,10 +65,14 @@ type session struct {
 	// waits for a preparation (user code, or a throttle wait).
 	prepMu   sync.Mutex
 	writeTok chan struct{} // holds a token while a frame is written
-	beating  atomic.Bool   // a heartbeat is on its way
-	queued   atomic.Int64  // sends handed to the writer goroutine and not yet done
-	live     liveness
-	reader   msgReader // used only by the holder of tok
+	// prepCancel ends the preparation under way, if any (see prepContext);
+	// prepEnd guards it.
+	prepEnd    sync.Mutex
+	prepCancel context.CancelFunc
+	beating    atomic.Bool  // a heartbeat is on its way
+	queued     atomic.Int64 // sends handed to the writer goroutine and not yet done
+	live       liveness
+	reader     msgReader // used only by the holder of tok
 
 	// tok is the read token: whoever holds it may read a frame. The reader
 	// goroutine holds it while subscribers stream; when only Receive calls
@@ -117,7 +125,9 @@ func (m *Manager) start(ws *websocket.Conn, sock *socket, cfg connectConfig, raw
 		wake:       make(chan struct{}, 1),
 		readFailed: make(chan struct{}),
 	}
-	s.tok <- struct{}{}
+	if s.owed, m.owed = m.owed, nil; s.owed == nil {
+		s.tok <- struct{}{}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.feedCtx, s.feedCancel = context.WithCancel(s.ctx)
 	s.postCtx = context.WithValue(s.ctx, insideKey{}, inside{s: s, reader: true})
@@ -145,6 +155,11 @@ func (s *session) stop(cause error) {
 	s.stopOnce.Do(func() {
 		s.cause = cause
 		s.cancel()
+		s.prepEnd.Lock()
+		if s.prepCancel != nil {
+			s.prepCancel() // a preparation under way ends with the session
+		}
+		s.prepEnd.Unlock()
 		s.stopLiveness()
 		s.sends.Close(ErrNotConnected)
 		s.m.conn.close(s.ws)
@@ -187,16 +202,17 @@ func (s *session) readLoop() {
 // for itself, it gives the token up and stands down (pull mode; see
 // awaitStreaming): Receive calls then read for themselves.
 func (s *session) feed() (held bool, err error) {
-	if held, err = s.resume(false); err != nil {
-		return held, err
-	}
-	// The rest of a message the last connection handed to some
-	// subscribers goes to the others before anything newer.
-	if rest := s.m.takeOwed(); rest != nil {
+	if s.owed != nil {
+		// The rest of a message the last connection handed to some
+		// subscribers goes to the others before anything newer. The
+		// reader has held the token since start: nobody has read.
+		held = true
 		s.live.parked.Store(true) // not reading: the message timer waits
-		if s.rest, err = rest.Publish(s.feedCtx); err != nil {
+		if s.rest, err = s.owed.Publish(s.feedCtx); err != nil {
 			return true, err
 		}
+	} else if held, err = s.resume(false); err != nil {
+		return held, err
 	}
 	// A message the last connection received and nobody took goes first.
 	// Holding the token, the reader alone may take it: a Receive that
@@ -416,7 +432,13 @@ func (s *session) pullRead() (it rxgo.Item, next *source.Subscription[rxgo.Item]
 			return it, s.msgs.Subscribe(source.Config{Once: true}), false
 		}
 		if keep {
-			_ = s.msgs.Deliver(s.feedCtx, item)
+			// Handed on to observers that joined meanwhile. If the
+			// connection's end cuts that short, those it did not reach
+			// count it as dropped: this goroutine, a Receive's, is not
+			// the reader, whose leftovers the next connection hands on.
+			if rest, _ := s.msgs.DeliverRest(s.feedCtx, item); rest != nil {
+				rest.Drop()
+			}
 			return item, nil, true
 		}
 	}
@@ -693,8 +715,8 @@ func (s *session) prepare(_ context.Context, e *envelope) (*envelope, bool, erro
 	req := e.req
 	var err error
 	if len(m.cfg.pre) > 0 || req.AuthRequired && m.cfg.auth != nil {
-		ctx, done := s.prepContext(e.ctx)
-		defer done()
+		ctx, cancel := s.prepContext(e.ctx)
+		defer s.prepDone(cancel)
 		for i, p := range m.cfg.pre {
 			if req, err = p.PreProcess(ctx, req); err != nil {
 				e.err = fmt.Errorf("rxws: pre-processor %d: %w", i, err)
@@ -717,14 +739,44 @@ func (s *session) prepare(_ context.Context, e *envelope) (*envelope, bool, erro
 	return e, true, nil
 }
 
-// prepContext is the context the pre-processors and auth of one send get:
-// the sender's, ending also when the connection does, so that Disconnect
-// need not wait for a processor that waits on its ctx; it tells Disconnect
-// that it is called from inside this connection (see insideKey).
-func (s *session) prepContext(sender context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.WithValue(sender, insideKey{}, inside{s: s}))
-	stop := context.AfterFunc(s.ctx, cancel)
-	return ctx, func() { stop(); cancel() }
+// prepCtx is the context the pre-processors and auth of one send get: the
+// sender's (its values and deadline), which also ends when the connection
+// does, so that Disconnect need not wait for a processor that waits on its
+// ctx; and it tells Disconnect that it is called from inside this
+// connection (see insideKey).
+type prepCtx struct {
+	context.Context // context.WithCancel of the sender's; stop cancels it
+	s               *session
+}
+
+// Value answers insideKey; other keys are the sender's.
+func (c *prepCtx) Value(key any) any {
+	if key == (insideKey{}) {
+		return inside{s: c.s}
+	}
+	return c.Context.Value(key)
+}
+
+// prepContext returns a send's prepCtx and its cancel, which prepDone
+// calls. One send is prepared at a time (prepMu), so the session keeps its
+// cancel in one field, for stop: cheaper than a context.AfterFunc per send.
+func (s *session) prepContext(sender context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(sender)
+	s.prepEnd.Lock()
+	if s.ctx.Err() != nil {
+		cancel()
+	} else {
+		s.prepCancel = cancel
+	}
+	s.prepEnd.Unlock()
+	return &prepCtx{Context: ctx, s: s}, cancel
+}
+
+func (s *session) prepDone(cancel context.CancelFunc) {
+	s.prepEnd.Lock()
+	s.prepCancel = nil
+	s.prepEnd.Unlock()
+	cancel()
 }
 
 // insideKey keys the value, an inside, that the processors' contexts carry.

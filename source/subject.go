@@ -256,15 +256,26 @@ func (s *Subject[T]) awaitLocked(ctx context.Context) ([]*Subscription[T], error
 // buffer is full. A consumer that reads a value for itself uses it to hand
 // the same value to whoever else is listening.
 func (s *Subject[T]) Deliver(ctx context.Context, v T) error {
+	_, err := s.DeliverRest(ctx, v)
+	return err
+}
+
+// DeliverRest is Deliver that, when it has to stop waiting, also returns
+// what it still owes the subscribers it had not reached (see PublishRest);
+// otherwise rest is nil.
+func (s *Subject[T]) DeliverRest(ctx context.Context, v T) (rest *Rest[T], err error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.lockPub(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	defer s.unlockPub()
-	_, _, err := s.deliverLocked(ctx, *s.subs.Load(), v)
-	return err
+	_, owed, err := s.deliverLocked(ctx, *s.subs.Load(), v)
+	if err != nil && len(owed) > 0 {
+		return &Rest[T]{subj: s, v: v, subs: owed}, err
+	}
+	return nil, err
 }
 
 // lockPub takes the publish lock. It gives up, with ctx's error or

@@ -666,3 +666,35 @@ func TestPublishRestOwesTheSubscribersItDidNotReach(t *testing.T) {
 	full.Close()
 	after.Close()
 }
+
+// DeliverRest, like PublishRest, returns what a delivery cut short still
+// owes; with nobody subscribed it owes nothing.
+func TestDeliverRestOwesTheSubscribersItDidNotReach(t *testing.T) {
+	bg := context.Background()
+	s := source.NewSubject[int]()
+	if rest, err := s.DeliverRest(bg, 0); rest != nil || err != nil {
+		t.Fatalf("nobody subscribed: %v, %v", rest, err)
+	}
+	took := s.Subscribe(source.Config{Buffer: 4})
+	full := s.Subscribe(source.Config{Buffer: 1})
+	if err := s.Publish(bg, 1); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	go func() {
+		for took.Stats().Buffered < 2 {
+			runtime.Gosched()
+		}
+		cancel()
+	}()
+	rest, err := s.DeliverRest(ctx, 2)
+	if rest == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped at full: %v, %v", rest, err)
+	}
+	rest.Drop()
+	if d := []uint64{took.Stats().Dropped, full.Stats().Dropped}; !reflect.DeepEqual(d, []uint64{0, 1}) {
+		t.Fatalf("dropped %v, want 0 and 1", d)
+	}
+	took.Close()
+	full.Close()
+}
