@@ -460,12 +460,18 @@ func (m *Manager) IterMessages(ctx context.Context) iter.Seq2[*Response, error] 
 // whose ctx can end waits for the reader goroutine instead, so that it
 // returns when ctx ends.
 //
-// Concurrent Receive calls all get the same next message (it is not a
-// queue shared among them), except a message left by a failed connection,
-// which one of them takes. A post-processor's error is returned as
-// Receive's error, and the connection goes on. During a reconnect outage
-// Receive waits for the next connection, or fails at once with
-// ErrNotConnected under WithFailFast.
+// Receive calls waiting when a message is read all get it (it is not a
+// queue shared among them). A message read before any was waiting, which
+// the reader holds for the next listener, goes to the first to come, and a
+// message left by a failed connection to the one that takes it; so
+// Receive calls started together may get different messages. A
+// post-processor's error is returned as Receive's error, and the
+// connection goes on. During a reconnect outage Receive waits for the next
+// connection, or, called then under WithFailFast, fails at once with
+// ErrNotConnected; one already waiting when the connection was lost goes
+// on waiting, until its ctx ends. Do not call it from inside an iteration
+// of IterMessages, or from a Messages observer's goroutine (see
+// IterMessagesWith).
 func (m *Manager) Receive(ctx context.Context) (*Response, error) {
 	// A message the last connection received before it failed comes
 	// first. It is looked for again after current, which waits for a

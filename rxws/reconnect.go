@@ -86,10 +86,12 @@ func WithReconnect(b Backoff) ConnectOption {
 	return func(c *connectConfig) { c.reconnect = &b }
 }
 
-// WithFailFast makes Send, Subscribe, Unsubscribe, Ping and Receive return
-// ErrNotConnected at once during a reconnect outage, instead of waiting for
-// the next connection. Once a connection is made again they still wait for
-// its subscriptions to be sent again, which goes first.
+// WithFailFast makes Send, Subscribe, Unsubscribe, Ping and Receive called
+// during a reconnect outage return ErrNotConnected at once, instead of
+// waiting for the next connection. A Receive already waiting when the
+// connection was lost waits on for the next connection's message, until its
+// ctx ends. Once a connection is made again they still wait for its
+// subscriptions to be sent again, which goes first.
 func WithFailFast() Option { return func(c *config) { c.failFast = true } }
 
 // ErrGaveUp matches every *GaveUpError.

@@ -21,7 +21,8 @@ const (
 	// other subscriber of the connection. A message its full buffer held
 	// back when the connection failed comes from the next connection's
 	// reader, before anything newer; if the stream ends instead, it counts
-	// as dropped.
+	// as dropped (and so does one that a Receive reading for itself was
+	// handing on).
 	Block = source.Block
 	// DropOldest discards the oldest buffered message to make room: the
 	// subscriber always has the newest messages. It never slows the reader
@@ -110,8 +111,13 @@ func (m *Manager) MessagesWith(opts []StreamOption, rxopts ...rxgo.Option) rxgo.
 // taken from the buffer in the caller's goroutine. Stopping the iteration
 // or ending ctx releases the subscriber at once, with the messages still in
 // its buffer: they were handed to it, so a Receive after the loop gets the
-// message after them. To switch from iterating to Receive without a gap,
-// Receive from inside the loop instead of breaking out of it.
+// message after them.
+//
+// Do not call Receive from inside the loop (nor from a Messages observer's
+// goroutine): Receive does not take from this subscriber, so it skips what
+// the loop has buffered, and once that buffer is full (Block) the reader
+// waits for the loop while the loop waits in Receive for the reader, until
+// Receive's ctx ends.
 func (m *Manager) IterMessagesWith(ctx context.Context, opts ...StreamOption) iter.Seq2[*Response, error] {
 	cfg := streamConfig(opts)
 	return func(yield func(*Response, error) bool) {
