@@ -173,25 +173,38 @@ func checkUpgrade(shown string, resp *http.Response, cfg connectConfig) error {
 			if name == "" || name == "permessage-deflate" && cfg.compression {
 				continue
 			}
+			if offeredInHeaders(cfg.headers, "Sec-WebSocket-Extensions", name) {
+				// Offered by hand, which rxws cannot honour: its reader
+				// would not inflate, nor bound what a message inflates to.
+				return &ProtocolError{Err: fmt.Errorf("handshake with %s: the server turned on extension %q, offered through WithHeaders, which rxws does not support (WithCompression offers permessage-deflate)", shown, name)}
+			}
 			return &ProtocolError{Err: fmt.Errorf("handshake with %s: the server turned on extension %q, which was not offered", shown, name)}
 		}
 	}
-	if got := resp.Header.Get("Sec-Websocket-Protocol"); got != "" {
-		for k, vs := range cfg.headers { // as given: WithHeaders keeps the caller's spelling
-			if !strings.EqualFold(k, "Sec-WebSocket-Protocol") {
-				continue
-			}
-			for _, v := range vs {
-				for _, p := range strings.Split(v, ",") {
-					if strings.TrimSpace(p) == got {
-						return nil
-					}
-				}
-			}
-		}
+	if got := resp.Header.Get("Sec-Websocket-Protocol"); got != "" && !offeredInHeaders(cfg.headers, "Sec-WebSocket-Protocol", got) {
 		return &ProtocolError{Err: fmt.Errorf("handshake with %s: the server chose subprotocol %q, which was not offered", shown, got)}
 	}
 	return nil
+}
+
+// offeredInHeaders reports whether the caller's headers (as WithHeaders
+// keeps them, in the caller's spelling) offer token under name, as one of
+// its comma-separated values (an extension's parameters aside).
+func offeredInHeaders(h http.Header, name, token string) bool {
+	for k, vs := range h {
+		if !strings.EqualFold(k, name) {
+			continue
+		}
+		for _, v := range vs {
+			for _, t := range strings.Split(v, ",") {
+				t, _, _ = strings.Cut(t, ";")
+				if strings.TrimSpace(t) == token {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // badUpgrade says what is wrong with a 101 answer that gorilla refused.
@@ -206,7 +219,9 @@ func badUpgrade(shown string, resp *http.Response) error {
 	case !headerHasToken(resp.Header, "Connection", "upgrade"):
 		why = "it lacks Connection: Upgrade"
 	}
-	return &ProtocolError{Err: fmt.Errorf("handshake with %s: the server answered 101 Switching Protocols, but %s", shown, why)}
+	// It wraps gorilla's ErrBadHandshake still, as the HandshakeError that
+	// rxws returned for it did.
+	return &ProtocolError{Err: fmt.Errorf("handshake with %s: the server answered 101 Switching Protocols, but %s (%w)", shown, why, websocket.ErrBadHandshake)}
 }
 
 // headerHasToken reports whether header name's comma-separated values

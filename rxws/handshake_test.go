@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/rxpype/rxpype/internal/testutil"
 	"github.com/rxpype/rxpype/rxws"
 )
@@ -32,6 +33,7 @@ func TestAHandshakeTurningOnWhatWasNotOfferedFails(t *testing.T) {
 		{"unknown extension", "Sec-WebSocket-Extensions: x-unknown", []rxws.ConnectOption{rxws.WithCompression()}, `extension "x-unknown"`},
 		{"subprotocol not offered", "Sec-WebSocket-Protocol: chat", nil, `subprotocol "chat", which was not offered`},
 		{"subprotocol offered", "Sec-WebSocket-Protocol: chat", []rxws.ConnectOption{rxws.WithHeaders(map[string][]string{"Sec-WebSocket-Protocol": {"feed, chat"}})}, ""},
+		{"extension offered by hand", "Sec-WebSocket-Extensions: x-ext", []rxws.ConnectOption{rxws.WithHeaders(map[string][]string{"Sec-WebSocket-Extensions": {"x-ext; p=1"}})}, `extension "x-ext", offered through WithHeaders, which rxws does not support`},
 		{"deflate offered", deflateExt, []rxws.ConnectOption{rxws.WithCompression()}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,6 +99,9 @@ func TestABad101SaysWhatIsWrong(t *testing.T) {
 			var he *rxws.HandshakeError
 			if !errors.Is(err, rxws.ErrProtocol) || errors.As(err, &he) || !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("Connect: %T %v; want ErrProtocol saying %s", err, err, tc.says)
+			}
+			if !errors.Is(err, websocket.ErrBadHandshake) { // as the HandshakeError it used to be
+				t.Fatalf("Connect: %v; want it to wrap websocket.ErrBadHandshake", err)
 			}
 		})
 	}

@@ -86,7 +86,8 @@ func NewManager(conn *Connection, opts ...Option) *Manager {
 // ErrAlreadyConnected if the manager is connected, connecting or
 // reconnecting, with an
 // error wrapping ErrBadURL for a URL that is not ws:// or wss://, with a
-// *HandshakeError if the server refuses the upgrade, with ctx's error if
+// *HandshakeError if the server refuses the upgrade, with a *ProtocolError
+// if its answer breaks the protocol (see ProtocolError), with ctx's error if
 // ctx ends first, and with an error wrapping ErrDisconnected if Disconnect
 // is called before it is done. A manager whose Factory was closed fails
 // with ErrFactoryClosed.

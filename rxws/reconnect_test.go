@@ -722,3 +722,93 @@ func TestAHeldBackMessageIsNotOvertakenByAReceiveReadingForItself(t *testing.T) 
 	}
 	<-received
 }
+
+// A message that a Receive reading for itself (its ctx never ends) read,
+// and was handing on to a lossless observer when the connection failed,
+// reaches that observer from the next connection, before anything newer,
+// as the reader's own leftovers do.
+func TestAMessageAReceiveReadForItselfReachesABlockObserverAcrossAReconnect(t *testing.T) {
+	ctx := testCtx(t)
+	srv := testutil.NewServer(t, testutil.Hold)
+	inPost := make(chan bool, 1) // whether the Receive read it for itself
+	release := make(chan struct{})
+	post := rxws.PostProcessorFunc(func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
+		if string(r.Bytes()) == "m2" {
+			buf := make([]byte, 1<<16)
+			inPost <- strings.Contains(string(buf[:runtime.Stack(buf, false)]), "pullRead")
+			<-release
+		}
+		return r, nil
+	})
+	mock := clock.NewMock() // pull mode's linger never ends
+	m := rxws.NewManager(nil, rxws.WithClock(mock), rxws.WithPostProcessors(post))
+	sctx, stopStates := context.WithCancel(ctx)
+	states := m.States(rxgoCtx(sctx)).Observe()
+	if err := m.Connect(ctx, srv.URL, rxws.WithReconnect(rxws.Backoff{Initial: time.Second, Jitter: rxws.NoJitter})); err != nil {
+		t.Fatal(err)
+	}
+	c, err := srv.WaitConn(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Receive calls whose ctx never ends: the reader stands down after
+	// handing one on, and the next reads for itself.
+	for _, w := range []string{"w0", "w1", "w2"} {
+		if err := c.SendText(w); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := m.Receive(context.Background()); err != nil || string(r.Bytes()) != w {
+			t.Fatalf("%s: %v %v", w, r, err)
+		}
+	}
+	got := make(chan string, 1)
+	go func() {
+		r, err := m.Receive(context.Background())
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(r.Bytes())
+	}()
+	if err := c.SendText("m2"); err != nil {
+		t.Fatal(err)
+	}
+	if pulled := <-inPost; !pulled {
+		close(release)
+		_ = m.Disconnect(ctx)
+		t.Skip("the reader goroutine read m2, not the Receive: not the path under test")
+	}
+	var meter rxws.Meter
+	// Lossless, and without room until it reads; it does not read yet.
+	obs := m.MessagesWith([]rxws.StreamOption{rxws.WithBuffer(-1), rxws.WithMeter(&meter)}, rxgoCtx(ctx)).Observe()
+	close(release)
+	loseConnection(ctx, m, c)
+	if r := <-got; r != "m2" {
+		t.Fatalf("Receive got %q, want m2, read for itself", r)
+	}
+	for item := range states {
+		if item.V.(rxws.State).Kind == rxws.StateReconnecting {
+			break
+		}
+	}
+	stopStates()
+	for range states {
+	}
+	mock.Add(time.Second)
+	c1, err := srv.WaitConn(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c1.SendText("m3"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"m2", "m3"} {
+		item := <-obs
+		if item.E != nil || string(item.V.(*rxws.Response).Bytes()) != want {
+			t.Fatalf("the observer got %v, want %s (Meter: delivered %d, dropped %d)", item, want, meter.Delivered(), meter.Dropped())
+		}
+	}
+	if err := m.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

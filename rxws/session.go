@@ -185,10 +185,18 @@ func (s *session) readLoop() {
 		for err == nil || errors.Is(err, context.Canceled) {
 			_, _, err = s.reader.read(s.ws)
 		}
-	case held:
-		s.tok <- struct{}{} // a Receive waiting for it finds readFailed
+		s.stop(err)
+		return
 	}
+	// The read failed, or the session stopped. Stopping closes the socket,
+	// so a Receive reading for itself (which holds the token) is done at
+	// once; the reader waits for the token, so that what that Receive could
+	// not hand on (s.rest) is known before the session ends.
 	s.stop(err)
+	if !held {
+		<-s.tok
+	}
+	s.tok <- struct{}{} // a Receive waiting for it finds readFailed
 }
 
 // feed reads frames and publishes what the post-processors keep, for as
@@ -433,11 +441,11 @@ func (s *session) pullRead() (it rxgo.Item, next *source.Subscription[rxgo.Item]
 		}
 		if keep {
 			// Handed on to observers that joined meanwhile. If the
-			// connection's end cuts that short, those it did not reach
-			// count it as dropped: this goroutine, a Receive's, is not
-			// the reader, whose leftovers the next connection hands on.
+			// connection's end cuts that short, the next connection hands
+			// it on to those it did not reach, as the reader's leftovers
+			// (s.rest is the token holder's; readLoop waits for it).
 			if rest, _ := s.msgs.DeliverRest(s.feedCtx, item); rest != nil {
-				rest.Drop()
+				s.rest = rest
 			}
 			return item, nil, true
 		}

@@ -21,8 +21,7 @@ const (
 	// other subscriber of the connection. A message its full buffer held
 	// back when the connection failed comes from the next connection's
 	// reader, before anything newer; if the stream ends instead, it counts
-	// as dropped (and so does one that a Receive reading for itself was
-	// handing on).
+	// as dropped.
 	Block = source.Block
 	// DropOldest discards the oldest buffered message to make room: the
 	// subscriber always has the newest messages. It never slows the reader

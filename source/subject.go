@@ -260,15 +260,21 @@ func (s *Subject[T]) Deliver(ctx context.Context, v T) error {
 	return err
 }
 
-// DeliverRest is Deliver that, when it has to stop waiting, also returns
-// what it still owes the subscribers it had not reached (see PublishRest);
-// otherwise rest is nil.
+// DeliverRest is Deliver that, when it has to stop waiting (or ctx has
+// ended before it began), also returns what it still owes the subscribers
+// it had not reached (see PublishRest); otherwise rest is nil.
 func (s *Subject[T]) DeliverRest(ctx context.Context, v T) (rest *Rest[T], err error) {
-	if err := ctx.Err(); err != nil {
+	owedAll := func(err error) (*Rest[T], error) {
+		if subs := *s.subs.Load(); len(subs) > 0 {
+			return &Rest[T]{subj: s, v: v, subs: subs}, err
+		}
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return owedAll(err)
+	}
 	if err := s.lockPub(ctx); err != nil {
-		return nil, err
+		return owedAll(err)
 	}
 	defer s.unlockPub()
 	_, owed, err := s.deliverLocked(ctx, *s.subs.Load(), v)

@@ -677,6 +677,18 @@ func TestDeliverRestOwesTheSubscribersItDidNotReach(t *testing.T) {
 	}
 	took := s.Subscribe(source.Config{Buffer: 4})
 	full := s.Subscribe(source.Config{Buffer: 1})
+	done, cancelDone := context.WithCancel(bg)
+	cancelDone()
+	if rest, err := s.DeliverRest(done, 0); rest == nil || err == nil {
+		t.Fatalf("ctx done before it began: %v, %v; want all owed", rest, err)
+	} else if rest, err := rest.Publish(bg); rest != nil || err != nil {
+		t.Fatalf("Rest.Publish: %v, %v", rest, err)
+	}
+	for _, sub := range []*source.Subscription[int]{took, full} {
+		if v, ok := sub.TryNext(); !ok || v != 0 {
+			t.Fatalf("%d, %v; want 0 handed on", v, ok)
+		}
+	}
 	if err := s.Publish(bg, 1); err != nil {
 		t.Fatal(err)
 	}
