@@ -706,21 +706,78 @@ func TestAHeldBackMessageIsNotOvertakenByAReceiveReadingForItself(t *testing.T) 
 	stopStates() // an observer woken by the next state would let the reader run first
 	for range states {
 	}
-	received := make(chan string, 1)
-	go func() {
-		r, err := m.Receive(context.Background()) // waits through the outage
-		if err != nil {
-			received <- err.Error()
-			return
-		}
-		received <- string(r.Bytes())
-	}()
+	received := receiveAsync(m) // waits through the outage
 	runtime.Gosched()
 	reconnectAndSendM3(t, ctx, mock, srv, b)
 	if err := m.Disconnect(ctx); err != nil {
 		t.Fatal(err)
 	}
 	<-received
+}
+
+// pullProbe is a post-processor that notes whether each message was read
+// by a Receive for itself (pullRead) rather than by the reader goroutine,
+// and holds "m2" until released.
+type pullProbe struct {
+	lastPulled atomic.Bool
+	inPost     chan bool // m2's: whether a Receive read it for itself
+	release    chan struct{}
+}
+
+func newPullProbe() *pullProbe {
+	return &pullProbe{inPost: make(chan bool, 1), release: make(chan struct{})}
+}
+
+func (p *pullProbe) PostProcess(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
+	buf := make([]byte, 1<<16)
+	pulled := strings.Contains(string(buf[:runtime.Stack(buf, false)]), "pullRead")
+	p.lastPulled.Store(pulled)
+	if string(r.Bytes()) == "m2" {
+		p.inPost <- pulled
+		<-p.release
+	}
+	return r, nil
+}
+
+// connect connects m to srv and settles it in pull mode; it returns the
+// server's end of the connection.
+func (p *pullProbe) connect(t *testing.T, ctx context.Context, m *rxws.Manager, srv *testutil.Server, opts ...rxws.ConnectOption) *testutil.Conn {
+	t.Helper()
+	if err := m.Connect(ctx, srv.URL, opts...); err != nil {
+		t.Fatal(err)
+	}
+	c, err := srv.WaitConn(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.settle(t, m, c)
+	return c
+}
+
+// settle has messages received with a context that never ends until the
+// reader goroutine has read one (it then stands down for good, the mock
+// clock keeping it from lingering back) and a Receive has read the next
+// for itself: the next Receive reads for itself too.
+func (p *pullProbe) settle(t *testing.T, m *rxws.Manager, c *testutil.Conn) {
+	t.Helper()
+	readerRead := false
+	for i := 0; ; i++ {
+		if i > 50 {
+			t.Fatal("pull mode never settled")
+		}
+		w := fmt.Sprint("w", i)
+		if err := c.SendText(w); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := m.Receive(context.Background()); err != nil || string(r.Bytes()) != w {
+			t.Fatalf("%s: %v %v", w, r, err)
+		}
+		if !p.lastPulled.Load() {
+			readerRead = true
+		} else if readerRead {
+			return
+		}
+	}
 }
 
 // A message that a Receive reading for itself (its ctx never ends) read,
@@ -730,58 +787,23 @@ func TestAHeldBackMessageIsNotOvertakenByAReceiveReadingForItself(t *testing.T) 
 func TestAMessageAReceiveReadForItselfReachesABlockObserverAcrossAReconnect(t *testing.T) {
 	ctx := testCtx(t)
 	srv := testutil.NewServer(t, testutil.Hold)
-	inPost := make(chan bool, 1) // whether the Receive read it for itself
-	release := make(chan struct{})
-	post := rxws.PostProcessorFunc(func(_ context.Context, r *rxws.Response) (*rxws.Response, error) {
-		if string(r.Bytes()) == "m2" {
-			buf := make([]byte, 1<<16)
-			inPost <- strings.Contains(string(buf[:runtime.Stack(buf, false)]), "pullRead")
-			<-release
-		}
-		return r, nil
-	})
+	probe := newPullProbe()
 	mock := clock.NewMock() // pull mode's linger never ends
-	m := rxws.NewManager(nil, rxws.WithClock(mock), rxws.WithPostProcessors(post))
+	m := rxws.NewManager(nil, rxws.WithClock(mock), rxws.WithPostProcessors(probe))
 	sctx, stopStates := context.WithCancel(ctx)
 	states := m.States(rxgoCtx(sctx)).Observe()
-	if err := m.Connect(ctx, srv.URL, rxws.WithReconnect(rxws.Backoff{Initial: time.Second, Jitter: rxws.NoJitter})); err != nil {
-		t.Fatal(err)
-	}
-	c, err := srv.WaitConn(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Receive calls whose ctx never ends: the reader stands down after
-	// handing one on, and the next reads for itself.
-	for _, w := range []string{"w0", "w1", "w2"} {
-		if err := c.SendText(w); err != nil {
-			t.Fatal(err)
-		}
-		if r, err := m.Receive(context.Background()); err != nil || string(r.Bytes()) != w {
-			t.Fatalf("%s: %v %v", w, r, err)
-		}
-	}
-	got := make(chan string, 1)
-	go func() {
-		r, err := m.Receive(context.Background())
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		got <- string(r.Bytes())
-	}()
+	c := probe.connect(t, ctx, m, srv, rxws.WithReconnect(rxws.Backoff{Initial: time.Second, Jitter: rxws.NoJitter}))
+	got := receiveAsync(m)
 	if err := c.SendText("m2"); err != nil {
 		t.Fatal(err)
 	}
-	if pulled := <-inPost; !pulled {
-		close(release)
-		_ = m.Disconnect(ctx)
-		t.Skip("the reader goroutine read m2, not the Receive: not the path under test")
+	if pulled := <-probe.inPost; !pulled {
+		t.Fatal("the reader goroutine read m2, not the Receive")
 	}
 	var meter rxws.Meter
 	// Lossless, and without room until it reads; it does not read yet.
 	obs := m.MessagesWith([]rxws.StreamOption{rxws.WithBuffer(-1), rxws.WithMeter(&meter)}, rxgoCtx(ctx)).Observe()
-	close(release)
+	close(probe.release)
 	loseConnection(ctx, m, c)
 	if r := <-got; r != "m2" {
 		t.Fatalf("Receive got %q, want m2, read for itself", r)
@@ -810,5 +832,44 @@ func TestAMessageAReceiveReadForItselfReachesABlockObserverAcrossAReconnect(t *t
 	}
 	if err := m.Disconnect(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Disconnect while a Receive reading for itself hands a message on to a
+// lossless observer ends the stream: the observer gets the message or
+// counts it as dropped, never neither (a later frame the reader read during
+// the close handshake could overwrite what was owed).
+func TestDisconnectDuringAReceivesHandOnCountsWhatItCut(t *testing.T) {
+	ctx := testCtx(t)
+	srv := testutil.NewServer(t, testutil.Hold)
+	probe := newPullProbe()
+	m := rxws.NewManager(nil, rxws.WithClock(clock.NewMock()), rxws.WithPostProcessors(probe))
+	c := probe.connect(t, ctx, m, srv)
+	got := receiveAsync(m)
+	for _, msg := range []string{"m2", "y"} {
+		if err := c.SendText(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pulled := <-probe.inPost; !pulled {
+		t.Fatal("the reader goroutine read m2, not the Receive")
+	}
+	var meter rxws.Meter
+	obs := m.MessagesWith([]rxws.StreamOption{rxws.WithBuffer(-1), rxws.WithMeter(&meter)}, rxgoCtx(ctx)).Observe()
+	disconnected := make(chan error, 1)
+	go func() { disconnected <- m.Disconnect(ctx) }()
+	close(probe.release)
+	if r := <-got; r != "m2" {
+		t.Fatalf("Receive got %q, want m2", r)
+	}
+	if err := <-disconnected; err != nil {
+		t.Fatal(err)
+	}
+	gotM2 := false
+	for item := range obs {
+		gotM2 = gotM2 || item.E == nil && string(item.V.(*rxws.Response).Bytes()) == "m2"
+	}
+	if !gotM2 && meter.Dropped() == 0 {
+		t.Fatalf("m2 neither reached the observer nor counted as dropped (Meter: delivered %d, dropped %d)", meter.Delivered(), meter.Dropped())
 	}
 }

@@ -252,7 +252,9 @@ func (s *session) feed() (held bool, err error) {
 				// lost with the connection: the next Receive gets it.
 				s.unread = &item
 			}
-			s.rest = rest // some have it: the others are owed it
+			if rest != nil {
+				s.rest = rest // some have it: the others are owed it
+			}
 			return true, err
 		}
 		if s.wantPull.Load() && s.waiters.Load() == 0 {
@@ -429,6 +431,13 @@ func (s *session) pullRead() (it rxgo.Item, next *source.Subscription[rxgo.Item]
 	defer func() { s.tok <- struct{}{} }()
 	select {
 	case <-s.readFailed:
+		return it, s.msgs.Subscribe(source.Config{Once: true}), false
+	case <-s.feedCtx.Done():
+		// The session is ending (Disconnect, a failed write, a liveness
+		// timeout): a frame still in gorilla's buffer is not this
+		// Receive's to take, as it could not be handed on (and the one
+		// message owed to observers, s.rest, must stay the only one); the
+		// next connection's message, or the stream's end, is.
 		return it, s.msgs.Subscribe(source.Config{Once: true}), false
 	default:
 	}
@@ -760,6 +769,9 @@ type prepCtx struct {
 // Value answers insideKey; other keys are the sender's.
 func (c *prepCtx) Value(key any) any {
 	if key == (insideKey{}) {
+		if in, ok := c.Context.Value(key).(inside); ok && in.s == c.s {
+			return in // a send made from a post-processor: in the reader still
+		}
 		return inside{s: c.s}
 	}
 	return c.Context.Value(key)
