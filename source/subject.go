@@ -177,7 +177,7 @@ func (s *Subject[T]) PublishRest(ctx context.Context, v T) (taken bool, rest *Re
 		// subscriber whose Next gave up): then v waits for the next one.
 		taken, owed, err := s.deliverLocked(ctx, subs, v)
 		if err != nil && taken {
-			return true, &Rest[T]{subj: s, v: v, subs: owed}, err
+			return true, s.rest(v, owed), err
 		}
 		if err != nil || taken {
 			return taken, nil, err
@@ -191,6 +191,14 @@ type Rest[T any] struct {
 	subj *Subject[T]
 	v    T
 	subs []*Subscription[T]
+}
+
+// rest is what v still owes subs: nil when that is nobody.
+func (s *Subject[T]) rest(v T, subs []*Subscription[T]) *Rest[T] {
+	if len(subs) == 0 {
+		return nil
+	}
+	return &Rest[T]{subj: s, v: v, subs: subs}
 }
 
 // Publish offers the item to those of the rest's subscribers still
@@ -208,7 +216,7 @@ func (r *Rest[T]) Publish(ctx context.Context) (*Rest[T], error) {
 	defer r.subj.unlockPub()
 	_, owed, err := r.subj.deliverLocked(ctx, r.subs, r.v)
 	if err != nil {
-		return &Rest[T]{subj: r.subj, v: r.v, subs: owed}, err
+		return r.subj.rest(r.v, owed), err
 	}
 	return nil, nil
 }
@@ -264,24 +272,15 @@ func (s *Subject[T]) Deliver(ctx context.Context, v T) error {
 // ended before it began), also returns what it still owes the subscribers
 // it had not reached (see PublishRest); otherwise rest is nil.
 func (s *Subject[T]) DeliverRest(ctx context.Context, v T) (rest *Rest[T], err error) {
-	owedAll := func(err error) (*Rest[T], error) {
-		if subs := *s.subs.Load(); len(subs) > 0 {
-			return &Rest[T]{subj: s, v: v, subs: subs}, err
-		}
-		return nil, err
-	}
 	if err := ctx.Err(); err != nil {
-		return owedAll(err)
+		return s.rest(v, *s.subs.Load()), err
 	}
 	if err := s.lockPub(ctx); err != nil {
-		return owedAll(err)
+		return s.rest(v, *s.subs.Load()), err
 	}
 	defer s.unlockPub()
 	_, owed, err := s.deliverLocked(ctx, *s.subs.Load(), v)
-	if err != nil && len(owed) > 0 {
-		return &Rest[T]{subj: s, v: v, subs: owed}, err
-	}
-	return nil, err
+	return s.rest(v, owed), err
 }
 
 // lockPub takes the publish lock. It gives up, with ctx's error or
