@@ -441,7 +441,9 @@ func (m *Manager) IterMessages(ctx context.Context) iter.Seq2[*Response, error] 
 // even when the connection fails (a write breaks, a liveness timeout)
 // before Receive is called, as the message was received whole; it is then
 // the next Receive's, or the next connection's first listener's, unless
-// Connect or Disconnect is called first. A
+// Connect or Disconnect is called first. In pull mode (below) nobody reads
+// between Receive calls, so a reply still in the socket when a write
+// breaks the connection is lost with it. A
 // Receive waiting when the connection ends returns io.EOF for a normal
 // close and the connection's error for any other; one called when there is
 // no connection returns ErrNotConnected (wrapping the last connection's

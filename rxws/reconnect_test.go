@@ -754,13 +754,14 @@ func (p *pullProbe) connect(t *testing.T, ctx context.Context, m *rxws.Manager, 
 	return c
 }
 
-// settle has messages received with a context that never ends until the
-// reader goroutine has read one (it then stands down for good, the mock
-// clock keeping it from lingering back) and a Receive has read the next
-// for itself: the next Receive reads for itself too.
+// settle has a message received with a context that can end, which the
+// reader goroutine reads, then messages received with one that never ends
+// until a Receive has read one for itself: the reader has stood down for
+// good (the mock clock keeps it from lingering back), and the next Receive
+// reads for itself too.
 func (p *pullProbe) settle(t *testing.T, m *rxws.Manager, c *testutil.Conn) {
 	t.Helper()
-	readerRead := false
+	ctx := testCtx(t)
 	for i := 0; ; i++ {
 		if i > 50 {
 			t.Fatal("pull mode never settled")
@@ -769,12 +770,14 @@ func (p *pullProbe) settle(t *testing.T, m *rxws.Manager, c *testutil.Conn) {
 		if err := c.SendText(w); err != nil {
 			t.Fatal(err)
 		}
-		if r, err := m.Receive(context.Background()); err != nil || string(r.Bytes()) != w {
+		rctx := context.Background()
+		if i == 0 {
+			rctx = ctx
+		}
+		if r, err := m.Receive(rctx); err != nil || string(r.Bytes()) != w {
 			t.Fatalf("%s: %v %v", w, r, err)
 		}
-		if !p.lastPulled.Load() {
-			readerRead = true
-		} else if readerRead {
+		if i > 0 && p.lastPulled.Load() {
 			return
 		}
 	}

@@ -410,6 +410,13 @@ func (s *session) receiveReading() (rxgo.Item, error) {
 			s.tok <- struct{}{}
 			return it, nil
 		}
+		if s.feedCtx.Err() != nil || s.failed() {
+			// The connection is ending: nothing more is read on it, and
+			// a message owed to sub (what the next connection hands on)
+			// comes through sub, as whatever follows does.
+			s.tok <- struct{}{}
+			break
+		}
 		sub.Close()
 		it, next, ok := s.pullRead()
 		if ok {

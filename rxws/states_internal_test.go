@@ -430,3 +430,75 @@ func upToMarker(t *testing.T, ctx context.Context, m *Manager, srv *testutil.Ser
 		}
 	}
 }
+
+// A Receive that was waiting when a message was read, and was still owed it
+// when the connection failed (a lossless observer before it had no room),
+// gets that message from the next connection, as the observers owed it do,
+// whether its ctx can end or not: it does not give up its place to read the
+// next connection's message instead.
+func TestAReceiveOwedAMessageGetsItAcrossAReconnect(t *testing.T) {
+	for _, mode := range []string{"reading", "waiting"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			mock := clock.NewMock()
+			srv := testutil.NewServer(t, testutil.Hold)
+			m, log := reconnecting(t, ctx, mock, srv.URL, nil)
+			s := currentSession(m)
+			c0, err := srv.WaitConn(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := m.Messages().Observe(rxgoCtx(ctx)) // with room
+			// Once a has m0, the reader holds the read token: a Receive
+			// then waits for it rather than reading for itself at once.
+			if err := c0.SendText("m0"); err != nil {
+				t.Fatal(err)
+			}
+			if it := <-a; it.E != nil || string(it.V.(*Response).Bytes()) != "m0" {
+				t.Fatalf("a got %v", it)
+			}
+			octx, leave := context.WithCancel(ctx)
+			defer leave()
+			o := m.MessagesWith([]StreamOption{WithBuffer(-1)}, rxgoCtx(octx)).Observe() // lossless, no room
+			rctx := context.Background()                                                 // reads for itself
+			if mode == "waiting" {
+				rctx = ctx
+			}
+			got := make(chan string, 1)
+			go func() {
+				r, err := m.Receive(rctx)
+				if err != nil {
+					got <- err.Error()
+					return
+				}
+				got <- string(r.Bytes())
+			}()
+			until(t, ctx, "the Receive waiting", func() bool { return s.msgs.Subscribers() == 3 })
+			if err := c0.SendText("m1"); err != nil {
+				t.Fatal(err)
+			}
+			if it := <-a; it.E != nil || string(it.V.(*Response).Bytes()) != "m1" {
+				t.Fatalf("a got %v", it)
+			}
+			// The reader waits for room in o, the Receive after it.
+			s.stop(errors.New("a write broke"))
+			go func() {
+				for range o {
+				}
+			}()
+			log.next(t, ctx, StateReconnecting)
+			mock.Add(time.Second)
+			c1, err := srv.WaitConn(ctx, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c1.SendText("m2"); err != nil {
+				t.Fatal(err)
+			}
+			if r := <-got; r != "m1" {
+				t.Fatalf("Receive (%s) got %q; want m1, read while it waited and owed to it", mode, r)
+			}
+		})
+	}
+}
