@@ -187,24 +187,10 @@ func checkUpgrade(shown string, resp *http.Response, cfg connectConfig) error {
 	return nil
 }
 
-// offeredInHeaders reports whether the caller's headers (as WithHeaders
-// keeps them, in the caller's spelling) offer token under name, as one of
-// its comma-separated values (an extension's parameters aside).
+// offeredInHeaders reports whether the caller's headers offer token (as
+// subprotocols and extensions are named: exactly) under name.
 func offeredInHeaders(h http.Header, name, token string) bool {
-	for k, vs := range h {
-		if !strings.EqualFold(k, name) {
-			continue
-		}
-		for _, v := range vs {
-			for _, t := range strings.Split(v, ",") {
-				t, _, _ = strings.Cut(t, ";")
-				if strings.TrimSpace(t) == token {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	return headerHas(h, name, func(t string) bool { return t == token })
 }
 
 // badUpgrade says what is wrong with a 101 answer that gorilla refused.
@@ -224,13 +210,26 @@ func badUpgrade(shown string, resp *http.Response) error {
 	return &ProtocolError{Err: fmt.Errorf("handshake with %s: the server answered 101 Switching Protocols, but %s (%w)", shown, why, websocket.ErrBadHandshake)}
 }
 
-// headerHasToken reports whether header name's comma-separated values
-// include token, case-insensitively, as RFC 6455 reads them.
+// headerHasToken reports whether header name includes token,
+// case-insensitively, as RFC 6455 reads Upgrade and Connection.
 func headerHasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
+	return headerHas(h, name, func(t string) bool { return strings.EqualFold(t, token) })
+}
+
+// headerHas reports whether one of header name's comma-separated values
+// (parameters after ";" aside) matches. Keys are compared without regard
+// to case, as WithHeaders keeps the caller's spelling.
+func headerHas(h http.Header, name string, match func(string) bool) bool {
+	for k, vs := range h {
+		if !strings.EqualFold(k, name) {
+			continue
+		}
+		for _, v := range vs {
+			for _, t := range strings.Split(v, ",") {
+				t, _, _ = strings.Cut(t, ";")
+				if match(strings.TrimSpace(t)) {
+					return true
+				}
 			}
 		}
 	}

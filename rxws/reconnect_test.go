@@ -606,18 +606,25 @@ func loseConnection(ctx context.Context, m *rxws.Manager, c *testutil.Conn) {
 	}
 }
 
-// reconnectAndSendM3 lets the backoff pass, has the new connection send m3
-// and checks that b gets m1, m2 and m3 in order.
-func reconnectAndSendM3(t *testing.T, ctx context.Context, mock *clock.Mock, srv *testutil.Server, b <-chan rxgo.Item) {
+// sendOnTheNextConnection lets the backoff (1 s) pass and has the new
+// connection send msg.
+func sendOnTheNextConnection(t *testing.T, ctx context.Context, mock *clock.Mock, srv *testutil.Server, msg string) {
 	t.Helper()
 	mock.Add(time.Second)
 	c1, err := srv.WaitConn(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c1.SendText("m3"); err != nil {
+	if err := c1.SendText(msg); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// reconnectAndSendM3 lets the backoff pass, has the new connection send m3
+// and checks that b gets m1, m2 and m3 in order.
+func reconnectAndSendM3(t *testing.T, ctx context.Context, mock *clock.Mock, srv *testutil.Server, b <-chan rxgo.Item) {
+	t.Helper()
+	sendOnTheNextConnection(t, ctx, mock, srv, "m3")
 	var got []string
 	for item := range b {
 		got = append(got, string(item.V.(*rxws.Response).Bytes()))
@@ -819,14 +826,7 @@ func TestAMessageAReceiveReadForItselfReachesABlockObserverAcrossAReconnect(t *t
 	stopStates()
 	for range states {
 	}
-	mock.Add(time.Second)
-	c1, err := srv.WaitConn(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c1.SendText("m3"); err != nil {
-		t.Fatal(err)
-	}
+	sendOnTheNextConnection(t, ctx, mock, srv, "m3")
 	for _, want := range []string{"m2", "m3"} {
 		item := <-obs
 		if item.E != nil || string(item.V.(*rxws.Response).Bytes()) != want {

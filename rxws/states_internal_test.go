@@ -92,20 +92,34 @@ func TestConnectedNeverFollowsTheEndOfItsConnection(t *testing.T) {
 	}
 }
 
-// sinceGate is a mock clock whose Since, once armed, waits for release:
-// the reconnect loop calls it for StateConnected's Downtime, after the
-// replay, so the test can end the new connection right then.
-type sinceGate struct {
-	*clock.Mock
+// gate stops the first goroutine that passes it once armed: entered is
+// closed, and it waits until the test closes release.
+type gate struct {
 	armed            atomic.Bool
 	entered, release chan struct{}
 	once             sync.Once
 }
 
-func (c *sinceGate) Since(t time.Time) time.Duration {
-	if c.armed.Load() {
-		c.once.Do(func() { close(c.entered); <-c.release })
+func newGate() gate {
+	return gate{entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (g *gate) pass() {
+	if g.armed.Load() {
+		g.once.Do(func() { close(g.entered); <-g.release })
 	}
+}
+
+// sinceGate is a mock clock whose Since, once armed, waits at its gate:
+// the reconnect loop calls it for StateConnected's Downtime, after the
+// replay, so the test can end the new connection right then.
+type sinceGate struct {
+	*clock.Mock
+	gate
+}
+
+func (c *sinceGate) Since(t time.Time) time.Duration {
+	c.pass()
 	return c.Mock.Since(t)
 }
 
@@ -114,7 +128,7 @@ func (c *sinceGate) Since(t time.Time) time.Duration {
 func TestAReconnectIsNotAnnouncedAfterItsLoss(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	gc := &sinceGate{Mock: clock.NewMock(), entered: make(chan struct{}), release: make(chan struct{})}
+	gc := &sinceGate{Mock: clock.NewMock(), gate: newGate()}
 	var n atomic.Int32
 	srv := testutil.NewServer(t, func(c *testutil.Conn) {
 		if n.Add(1) == 2 {
@@ -173,20 +187,16 @@ func TestDisconnectDuringARedialAnnouncesNoFurtherAttempt(t *testing.T) {
 	}
 }
 
-// gatedClock is a mock clock whose Timer, once armed, first waits for
-// release: the reconnect loop arms its backoff timer just before it
-// announces the attempt.
-type gatedClock struct {
+// timerGate is a mock clock whose Timer, once armed, first waits at its
+// gate: the reconnect loop arms its backoff timer just before it announces
+// the attempt.
+type timerGate struct {
 	*clock.Mock
-	armed            atomic.Bool
-	entered, release chan struct{}
-	once             sync.Once
+	gate
 }
 
-func (c *gatedClock) Timer(d time.Duration) *clock.Timer {
-	if c.armed.Load() {
-		c.once.Do(func() { close(c.entered); <-c.release })
-	}
+func (c *timerGate) Timer(d time.Duration) *clock.Timer {
+	c.pass()
 	return c.Mock.Timer(d)
 }
 
@@ -195,7 +205,7 @@ func (c *gatedClock) Timer(d time.Duration) *clock.Timer {
 func TestDisconnectJustAfterALossAnnouncesNoAttempt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	clk := &gatedClock{Mock: clock.NewMock(), entered: make(chan struct{}), release: make(chan struct{})}
+	clk := &timerGate{Mock: clock.NewMock(), gate: newGate()}
 	srv := testutil.NewServer(t, testutil.Hold)
 	m, log := reconnecting(t, ctx, clk, srv.URL, nil)
 	c0, err := srv.WaitConn(ctx, 0)
